@@ -1,0 +1,99 @@
+import * as zmq from 'zeromq';
+import type { Logger } from '../daemon/log.ts';
+import { z85Encode } from './z85.ts';
+
+/**
+ * ZAP (ZeroMQ RFC 27) handler. zeromq.js v6 has no built-in authenticator: libzmq asks
+ * whatever socket is bound to inproc://zeromq.zap.01 in the same context. One handler serves
+ * the whole process; every Curve server socket gets its own ZAP domain, registered here with
+ * the decision function for that socket. Servers also set ZMQ_ZAP_ENFORCE_DOMAIN, so if this
+ * handler is not running libzmq refuses every client rather than letting them all in.
+ */
+const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+
+export interface ZapPolicy {
+  /** Returns a name for the client (allowed) or undefined (refused). Key is Z85. */
+  allow(publicKey: string): string | undefined;
+  log: Logger;
+}
+
+export interface ZapStats {
+  allowed: number;
+  refused: number;
+}
+
+let socket: zmq.Router | undefined;
+let loop: Promise<void> | undefined;
+const domains = new Map<string, ZapPolicy & { stats: ZapStats }>();
+let nextDomain = 1;
+
+/** Registers a policy; returns its domain (to set as the socket's zapDomain) and a release. */
+export async function registerZapDomain(
+  policy: ZapPolicy,
+): Promise<{ domain: string; stats: ZapStats; release: () => void }> {
+  const domain = `lnpbp-bus-${process.pid}-${nextDomain++}`;
+  const stats: ZapStats = { allowed: 0, refused: 0 };
+  domains.set(domain, { ...policy, stats });
+  if (!socket) {
+    const s = new zmq.Router({ linger: 0 });
+    socket = s;
+    await s.bind(ZAP_ENDPOINT);
+    loop = serve(s);
+  }
+  let released = false;
+  return {
+    domain,
+    stats,
+    release: () => {
+      if (released) return;
+      released = true;
+      domains.delete(domain);
+      if (domains.size === 0 && socket) {
+        socket.close();
+        socket = undefined;
+        loop = undefined;
+      }
+    },
+  };
+}
+
+async function serve(s: zmq.Router): Promise<void> {
+  try {
+    for await (const frames of s) {
+      // [routing id, empty, version, request id, domain, address, identity, mechanism, credentials...]
+      if (frames.length < 8) continue;
+      const [rid, empty, version, requestId, domainF, addressF, , mechanismF, ...creds] = frames;
+      const domain = domainF.toString();
+      const address = addressF.toString();
+      const mechanism = mechanismF.toString();
+      const policy = domains.get(domain);
+      let ok = false;
+      let user = '';
+      let why = 'unknown ZAP domain';
+      if (version.toString() !== '1.0') why = 'bad ZAP version';
+      else if (policy && mechanism !== 'CURVE') why = `mechanism ${mechanism} not allowed`;
+      else if (policy && creds[0]?.length === 32) {
+        const key = z85Encode(creds[0]);
+        const name = policy.allow(key);
+        if (name !== undefined) {
+          ok = true;
+          user = name;
+          policy.stats.allowed++;
+          policy.log.info('curve client allowed', { client: name, key, address });
+        } else {
+          why = 'client key not in allow-list';
+          policy.stats.refused++;
+          policy.log.warn('curve client refused', { key, address, reason: why });
+        }
+      }
+      await s.send([rid, empty, '1.0', requestId, ok ? '200' : '400', ok ? 'OK' : why, user, '']);
+    }
+  } catch {
+    // The socket was closed.
+  }
+}
+
+/** For tests: is the handler running? */
+export function zapRunning(): boolean {
+  return socket !== undefined && loop !== undefined;
+}

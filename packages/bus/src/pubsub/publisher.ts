@@ -1,0 +1,128 @@
+import { randomInt } from 'node:crypto';
+import * as zmq from 'zeromq';
+import { registerZapDomain } from '../auth/zap.ts';
+import { type Logger, silentLogger } from '../daemon/log.ts';
+import { isNetworked, parseEndpoint } from '../endpoint.ts';
+import { BusError } from '../errors.ts';
+import { SendQueue } from '../rpc/send-queue.ts';
+import type { CurveServerOptions } from '../rpc/server.ts';
+import { allowFunction } from '../rpc/server.ts';
+import type { BodyOf, MessageTable, NotificationName, Schema } from '../schema/messages.ts';
+import { pubFrame } from '../wire.ts';
+
+export interface PublisherOptions<D extends MessageTable> {
+  readonly schema: Schema<D>;
+  /** One socket per endpoint kind, as for RpcServer: tcp ones need `curve`. */
+  readonly endpoints: readonly string[];
+  readonly curve?: CurveServerOptions;
+  /** Messages queued per subscriber before ZeroMQ drops (subscribers then see a gap). Default 100,000. */
+  readonly highWaterMark?: number;
+  readonly log?: Logger;
+}
+
+export const MAX_TOPIC = 255;
+
+/**
+ * Notifications over PUB sockets. Each topic has its own sequence, starting at 1 per publisher
+ * run; the run is named by a random 32-bit epoch, so a subscriber tells "missed some" (seq jumps)
+ * from "publisher restarted" (epoch changes) and resyncs by query either way.
+ */
+export class Publisher<D extends MessageTable> {
+  readonly epoch = randomInt(1, 0xffffffff);
+  private readonly seqs = new Map<string, bigint>();
+  private readonly sockets: Array<{ socket: zmq.Publisher; sender: SendQueue; release?: () => void }> = [];
+  private readonly bound: string[] = [];
+  private readonly log: Logger;
+  published = 0;
+
+  private constructor(private readonly options: PublisherOptions<D>) {
+    this.log = options.log ?? silentLogger;
+  }
+
+  static async start<D extends MessageTable>(options: PublisherOptions<D>): Promise<Publisher<D>> {
+    const p = new Publisher(options);
+    try {
+      await p.bind();
+    } catch (e) {
+      p.close();
+      throw e;
+    }
+    return p;
+  }
+
+  get endpoints(): string[] {
+    return [...this.bound];
+  }
+
+  private async bind(): Promise<void> {
+    const eps = this.options.endpoints.map(parseEndpoint);
+    const plain = eps.filter((e) => !isNetworked(e));
+    const networked = eps.filter(isNetworked);
+    if (networked.length > 0 && !this.options.curve) {
+      throw new BusError('insecure-endpoint', `${networked[0].url}: tcp endpoints require CurveZMQ keys`);
+    }
+    const hwm = this.options.highWaterMark ?? 100_000;
+    const onError = (e: unknown) => this.log.warn('publish failed', { error: e });
+    if (plain.length > 0) {
+      const socket = new zmq.Publisher({ linger: 0, sendHighWaterMark: hwm, noDrop: false });
+      this.sockets.push({ socket, sender: new SendQueue(socket, onError) });
+      for (const ep of plain) {
+        await socket.bind(ep.url);
+        this.bound.push(ep.url);
+      }
+    }
+    if (networked.length > 0) {
+      const curve = this.options.curve!;
+      const zap = await registerZapDomain({ allow: allowFunction(curve.allow), log: this.log.child('zap') });
+      const socket = new zmq.Publisher({
+        linger: 0,
+        sendHighWaterMark: hwm,
+        curveServer: true,
+        curveSecretKey: curve.keyPair.secretKey,
+        zapDomain: zap.domain,
+        zapEnforceDomain: true,
+      });
+      this.sockets.push({ socket, sender: new SendQueue(socket, onError), release: zap.release });
+      for (const ep of networked) {
+        await socket.bind(ep.url);
+        this.bound.push(socket.lastEndpoint!);
+      }
+    }
+    this.log.info('pub listening', { service: this.options.schema.service, endpoints: this.bound });
+  }
+
+  /** Publishes one notification on `topic`; returns the sequence number it got. */
+  publish<N extends NotificationName<D>>(topic: string, name: N, body: BodyOf<D, N>): bigint {
+    const t = Buffer.from(topic, 'utf8');
+    if (t.length === 0 || t.length > MAX_TOPIC)
+      throw new BusError('bad-endpoint', `topic must be 1-${MAX_TOPIC} bytes`);
+    const { schema } = this.options;
+    const typeId = schema.typeId(name);
+    const m = schema.byTypeId.get(typeId)!;
+    if (m.role !== 'notification')
+      throw new BusError('bad-endpoint', `${name} is a request, not a notification`);
+    const bytes = schema.encode(name, body);
+    const seq = (this.seqs.get(topic) ?? 0n) + 1n;
+    this.seqs.set(topic, seq);
+    const frame = pubFrame(seq, this.epoch, typeId, bytes);
+    for (const s of this.sockets) s.sender.push([t, frame]);
+    this.published++;
+    return seq;
+  }
+
+  /** Last sequence number used on a topic (0 if none). */
+  sequence(topic: string): bigint {
+    return this.seqs.get(topic) ?? 0n;
+  }
+
+  async flush(): Promise<void> {
+    for (const s of this.sockets) await s.sender.flush();
+  }
+
+  close(): void {
+    for (const s of this.sockets) {
+      if (!s.socket.closed) s.socket.close();
+      s.release?.();
+    }
+  }
+}

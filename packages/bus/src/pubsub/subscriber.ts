@@ -1,0 +1,156 @@
+import * as zmq from 'zeromq';
+import { type Logger, silentLogger } from '../daemon/log.ts';
+import { isNetworked, parseEndpoint } from '../endpoint.ts';
+import { BusError } from '../errors.ts';
+import type { CurveClientOptions } from '../rpc/client.ts';
+import {
+  type BodyOf,
+  isDecodeFault,
+  type MessageTable,
+  type NotificationName,
+  type Schema,
+} from '../schema/messages.ts';
+import { PUB_HEADER } from '../wire.ts';
+
+export type Notification<D extends MessageTable> = {
+  [N in NotificationName<D>]: {
+    readonly topic: string;
+    readonly seq: bigint;
+    readonly epoch: number;
+    readonly name: N;
+    readonly body: BodyOf<D, N>;
+  };
+}[NotificationName<D>];
+
+/**
+ * What a subscriber missed on one topic. `gap`: sequence numbers `expected`..`received - 1`
+ * never arrived (ZeroMQ dropped them at a high-water mark, or the connection blipped).
+ * `restart`: the publisher is a new run (epoch changed or the sequence went back); everything
+ * since the last message may be lost. Either way the app resyncs by query.
+ */
+export interface Gap {
+  readonly topic: string;
+  readonly reason: 'gap' | 'restart';
+  readonly expected: bigint;
+  readonly received: bigint;
+  /** Count of missing notifications (`gap` only; 0 for `restart`, where it is unknown). */
+  readonly missed: bigint;
+}
+
+export interface SubscriberOptions<D extends MessageTable> {
+  readonly schema: Schema<D>;
+  readonly endpoint: string;
+  /** Topic prefixes to subscribe to (ZeroMQ prefix match on the topic frame). Default: all. */
+  readonly topics?: readonly string[];
+  readonly curve?: CurveClientOptions;
+  readonly onGap?: (gap: Gap) => void;
+  /** Malformed notifications are dropped and counted; this sees each one. */
+  readonly onMalformed?: (error: Error) => void;
+  readonly log?: Logger;
+}
+
+export interface SubscriberStats {
+  received: number;
+  malformed: number;
+  gaps: number;
+  missed: bigint;
+  restarts: number;
+}
+
+export class Subscriber<D extends MessageTable> implements AsyncIterable<Notification<D>> {
+  readonly stats: SubscriberStats = { received: 0, malformed: 0, gaps: 0, missed: 0n, restarts: 0 };
+  private readonly socket: zmq.Subscriber;
+  private readonly last = new Map<string, { epoch: number; seq: bigint }>();
+  private readonly log: Logger;
+
+  constructor(private readonly options: SubscriberOptions<D>) {
+    this.log = options.log ?? silentLogger;
+    const ep = parseEndpoint(options.endpoint);
+    if (isNetworked(ep) && !options.curve) {
+      throw new BusError(
+        'insecure-endpoint',
+        `${ep.url}: tcp endpoints require Curve keys (server key and a client keypair)`,
+      );
+    }
+    const c = options.curve;
+    this.socket = new zmq.Subscriber({
+      linger: 0,
+      ...(c
+        ? {
+            curveServerKey: c.serverKey,
+            curvePublicKey: c.keyPair.publicKey,
+            curveSecretKey: c.keyPair.secretKey,
+          }
+        : {}),
+    });
+    const topics = options.topics ?? [''];
+    for (const t of topics) this.socket.subscribe(t);
+    this.socket.connect(ep.url);
+  }
+
+  subscribe(prefix: string): void {
+    this.socket.subscribe(prefix);
+  }
+
+  unsubscribe(prefix: string): void {
+    this.socket.unsubscribe(prefix);
+  }
+
+  /** Checks the sequence, reporting gaps, and decodes; undefined for a malformed message. */
+  accept(frames: Buffer[]): Notification<D> | undefined {
+    try {
+      if (frames.length !== 2)
+        throw new BusError('bad-reply', `notification of ${frames.length} frames, expected 2`);
+      const [topicF, frame] = frames;
+      if (frame.length < PUB_HEADER)
+        throw new BusError('bad-reply', `notification frame of ${frame.length} bytes`);
+      const topic = new TextDecoder('utf-8', { fatal: true }).decode(topicF);
+      const seq = frame.readBigUInt64LE(0);
+      const epoch = frame.readUInt32LE(8);
+      const typeId = frame.readUInt16LE(12);
+      const d = this.options.schema.decode(typeId, frame.subarray(PUB_HEADER));
+      if (d.role !== 'notification') throw new BusError('bad-reply', `${d.name} is not a notification`);
+      this.track(topic, epoch, seq);
+      this.stats.received++;
+      return { topic, seq, epoch, name: d.name, body: d.body } as unknown as Notification<D>;
+    } catch (e) {
+      if (!(e instanceof BusError || isDecodeFault(e) || e instanceof TypeError)) throw e;
+      this.stats.malformed++;
+      this.log.warn('malformed notification dropped', { error: e });
+      this.options.onMalformed?.(e as Error);
+      return undefined;
+    }
+  }
+
+  private track(topic: string, epoch: number, seq: bigint): void {
+    const prev = this.last.get(topic);
+    this.last.set(topic, { epoch, seq });
+    if (!prev) return;
+    let gap: Gap | undefined;
+    if (prev.epoch !== epoch || seq <= prev.seq) {
+      this.stats.restarts++;
+      gap = { topic, reason: 'restart', expected: prev.seq + 1n, received: seq, missed: 0n };
+    } else if (seq !== prev.seq + 1n) {
+      const missed = seq - prev.seq - 1n;
+      this.stats.gaps++;
+      this.stats.missed += missed;
+      gap = { topic, reason: 'gap', expected: prev.seq + 1n, received: seq, missed };
+    }
+    if (gap) this.options.onGap?.(gap);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Notification<D>> {
+    try {
+      for await (const frames of this.socket) {
+        const n = this.accept(frames);
+        if (n) yield n;
+      }
+    } catch (e) {
+      if (!this.socket.closed) throw e;
+    }
+  }
+
+  close(): void {
+    if (!this.socket.closed) this.socket.close();
+  }
+}

@@ -1,0 +1,321 @@
+import { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
+import * as zmq from 'zeromq';
+import type { KeyPair } from '../auth/keys.ts';
+import { type Logger, silentLogger } from '../daemon/log.ts';
+import { isNetworked, parseEndpoint } from '../endpoint.ts';
+import { BusError, RpcError } from '../errors.ts';
+import {
+  type BodyOf,
+  type MessageTable,
+  REPLY_FLAG,
+  type ReplyOf,
+  type RequestName,
+  type Schema,
+} from '../schema/messages.ts';
+import { BUS_PROTOCOL_VERSION, busMessages, ERROR_TYPE, errorBody, RPC_HEADER, rpcFrame } from '../wire.ts';
+import { type QueuedSend, SendQueue } from './send-queue.ts';
+
+export interface CurveClientOptions {
+  /** The server's public key (Z85 or hex, as in its `<service>.key.pub`). */
+  readonly serverKey: string;
+  /** This client's keypair; its public key must be on the server's allow-list. */
+  readonly keyPair: KeyPair;
+}
+
+export interface RpcClientOptions<D extends MessageTable> {
+  readonly schema: Schema<D>;
+  readonly endpoint: string;
+  /** Required for tcp:// endpoints. */
+  readonly curve?: CurveClientOptions;
+  /** Default per-request timeout. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Time allowed for the handshake. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Largest reply accepted (ZMQ_MAXMSGSIZE). Default 64 MiB. */
+  readonly maxFrameSize?: number;
+  /** Skip the hello exchange (tests that speak to a server of another schema). */
+  readonly handshake?: boolean;
+  readonly log?: Logger;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ServerInfo {
+  readonly bus: number;
+  readonly service: string;
+  readonly version: number;
+  readonly types: readonly number[];
+}
+
+export type StatusReply = ReplyOf<typeof busMessages.table, 'status'>;
+
+export interface RpcClientStats {
+  sent: number;
+  replies: number;
+  errors: number;
+  timeouts: number;
+  cancelled: number;
+  /** Replies to no pending request (late after a timeout, or unsolicited). */
+  stray: number;
+  /** Replies that did not decode. */
+  badReplies: number;
+}
+
+interface Pending {
+  readonly replyType: number;
+  readonly schema: Schema<MessageTable>;
+  readonly name: string;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+/**
+ * RPC client on a DEALER socket. Requests are numbered (u32, never 0) and any number may be in
+ * flight; replies are matched by number, so they may arrive in any order.
+ */
+export class RpcClient<D extends MessageTable> {
+  readonly stats: RpcClientStats = {
+    sent: 0,
+    replies: 0,
+    errors: 0,
+    timeouts: 0,
+    cancelled: 0,
+    stray: 0,
+    badReplies: 0,
+  };
+  /** Filled in by the handshake. */
+  server: ServerInfo | undefined;
+  private readonly socket: zmq.Dealer;
+  private readonly sender: SendQueue;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private readonly loop: Promise<void>;
+  private readonly log: Logger;
+
+  private constructor(private readonly options: RpcClientOptions<D>) {
+    this.log = options.log ?? silentLogger;
+    const ep = parseEndpoint(options.endpoint);
+    if (isNetworked(ep) && !options.curve) {
+      throw new BusError(
+        'insecure-endpoint',
+        `${ep.url}: tcp endpoints require Curve keys (server key and a client keypair)`,
+      );
+    }
+    const curve = options.curve
+      ? {
+          curveServerKey: options.curve.serverKey,
+          curvePublicKey: options.curve.keyPair.publicKey,
+          curveSecretKey: options.curve.keyPair.secretKey,
+        }
+      : {};
+    this.socket = new zmq.Dealer({ linger: 0, maxMessageSize: options.maxFrameSize ?? 64 << 20, ...curve });
+    if (options.curve) {
+      this.socket.events.on('handshake:error:auth', (ev) => {
+        this.failAll(
+          new BusError('refused', `${ep.url}: server refused this client's key (${ev.error.message})`),
+        );
+      });
+    }
+    this.sender = new SendQueue(this.socket, (e) => this.log.warn('request send failed', { error: e }));
+    this.socket.connect(ep.url);
+    this.loop = this.receiveLoop();
+  }
+
+  /** Connects and (unless disabled) runs the version handshake; throws on mismatch. */
+  static async connect<D extends MessageTable>(options: RpcClientOptions<D>): Promise<RpcClient<D>> {
+    const client = new RpcClient(options);
+    if (options.handshake === false) return client;
+    try {
+      await client.hello(options.connectTimeoutMs ?? 5000);
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+    return client;
+  }
+
+  private async hello(timeoutMs: number): Promise<void> {
+    const { schema } = this.options;
+    const info = await this.call(
+      busMessages as unknown as Schema<MessageTable>,
+      'hello',
+      {
+        bus: BUS_PROTOCOL_VERSION,
+        service: schema.service,
+        version: schema.version,
+        types: [...schema.typeIds],
+      },
+      { timeoutMs },
+    ).catch((e) => {
+      if (e instanceof BusError && e.kind === 'timeout') {
+        throw new BusError('timeout', `no answer from ${this.options.endpoint} within ${timeoutMs} ms`);
+      }
+      if (e instanceof RpcError && e.codeName === 'versionMismatch')
+        throw new BusError('version-mismatch', e.message);
+      throw e;
+    });
+    const server = info as unknown as ServerInfo;
+    if (server.service !== schema.service || server.version !== schema.version) {
+      throw new BusError(
+        'version-mismatch',
+        `${this.options.endpoint} is ${server.service} v${server.version}, expected ${schema.service} v${schema.version}`,
+      );
+    }
+    this.server = server;
+  }
+
+  /** Sends a request; resolves with the typed reply, rejects with RpcError (error reply) or BusError. */
+  request<N extends RequestName<D>>(
+    name: N,
+    body: BodyOf<D, N>,
+    options?: RequestOptions,
+  ): Promise<ReplyOf<D, N>> {
+    return this.call(this.options.schema as unknown as Schema<MessageTable>, name, body, options) as Promise<
+      ReplyOf<D, N>
+    >;
+  }
+
+  /** The built-in health/status request every service answers. */
+  status(options?: RequestOptions): Promise<StatusReply> {
+    return this.call(
+      busMessages as unknown as Schema<MessageTable>,
+      'status',
+      {},
+      options,
+    ) as Promise<StatusReply>;
+  }
+
+  private call(
+    schema: Schema<MessageTable>,
+    name: string,
+    body: unknown,
+    options?: RequestOptions,
+  ): Promise<unknown> {
+    if (this.closed) return Promise.reject(new BusError('closed', 'client is closed'));
+    const signal = options?.signal;
+    if (signal?.aborted)
+      return Promise.reject(new BusError('cancelled', `${name}: cancelled before sending`));
+    const typeId = schema.typeId(name);
+    const bytes = schema.encode(name, body as never); // throws ValueError synchronously-ish: caller's bug
+    const requestId = this.allocateId();
+    const frame = rpcFrame(requestId, typeId, bytes);
+    return new Promise((resolve, reject) => {
+      let entry: QueuedSend | undefined;
+      const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(requestId);
+      };
+      const giveUp = (e: BusError) => {
+        cleanup();
+        // Tell the server, so its handler can stop; if the request never left, drop it instead.
+        if (entry && !entry.sent) entry.dropped = true;
+        else this.sendCancel(requestId);
+        reject(e);
+      };
+      const onAbort = () => {
+        this.stats.cancelled++;
+        giveUp(new BusError('cancelled', `${name}: cancelled`));
+      };
+      const timer = setTimeout(() => {
+        this.stats.timeouts++;
+        giveUp(new BusError('timeout', `${name}: no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(requestId, {
+        replyType: typeId | REPLY_FLAG,
+        schema,
+        name,
+        resolve: (v) => {
+          cleanup();
+          resolve(v);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      });
+      this.stats.sent++;
+      entry = this.sender.push([frame]);
+    });
+  }
+
+  private sendCancel(requestId: number): void {
+    if (this.closed) return;
+    this.sender.push([
+      rpcFrame(0, busMessages.typeId('cancel'), busMessages.encode('cancel', { requestId })),
+    ]);
+  }
+
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      if (!this.pending.has(id)) return id;
+    }
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.socket) this.onReply(frames);
+    } catch (e) {
+      if (!this.closed) this.log.error('client receive loop ended', { error: e });
+    }
+  }
+
+  private onReply(frames: Buffer[]): void {
+    const frame = frames[0];
+    if (frames.length !== 1 || frame.length < RPC_HEADER) {
+      this.stats.badReplies++;
+      return;
+    }
+    const requestId = frame.readUInt32LE(0);
+    const typeId = frame.readUInt16LE(4);
+    const p = this.pending.get(requestId);
+    if (!p) {
+      this.stats.stray++;
+      return;
+    }
+    const body = frame.subarray(RPC_HEADER);
+    try {
+      if (typeId === ERROR_TYPE) {
+        const r = new ByteReader(body);
+        const err = errorBody.decode(r, 'error');
+        r.expectEnd('error');
+        this.stats.errors++;
+        p.reject(new RpcError(err.code, err.message));
+      } else if (typeId === p.replyType) {
+        const v = p.schema.decode(typeId, body);
+        this.stats.replies++;
+        p.resolve(v.body);
+      } else {
+        throw new Error(`reply type 0x${typeId.toString(16)} does not answer ${p.name}`);
+      }
+    } catch (e) {
+      this.stats.badReplies++;
+      p.reject(new BusError('bad-reply', `${p.name}: ${(e as Error).message}`));
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const p of [...this.pending.values()]) p.reject(e);
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Closes the socket; pending requests reject with BusError('closed'). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.failAll(new BusError('closed', 'client closed'));
+    this.socket.close();
+    void this.loop;
+  }
+}

@@ -1,0 +1,438 @@
+import { ByteWriter } from '@lnpbp/bitcoin/bytes/writer';
+import * as zmq from 'zeromq';
+import { type KeyPair, parseCurveKey } from '../auth/keys.ts';
+import { registerZapDomain } from '../auth/zap.ts';
+import { type Logger, silentLogger } from '../daemon/log.ts';
+import { type Endpoint, isNetworked, parseEndpoint } from '../endpoint.ts';
+import { BusError, ErrorCode, errorCodeName, RpcError } from '../errors.ts';
+import {
+  type BodyOf,
+  isDecodeFault,
+  type MessageTable,
+  REPLY_FLAG,
+  type ReplyOf,
+  type RequestName,
+  type Schema,
+  UnknownTypeError,
+} from '../schema/messages.ts';
+import { BUS_PROTOCOL_VERSION, busMessages, ERROR_TYPE, errorBody, RPC_HEADER, rpcFrame } from '../wire.ts';
+import { SendQueue } from './send-queue.ts';
+
+export interface RequestContext {
+  /** Fires when the client cancels or times out the request, or the server shuts down. */
+  readonly signal: AbortSignal;
+  readonly requestId: number;
+  /** The peer's ZeroMQ routing id, hex (stable for one connection). */
+  readonly peer: string;
+  readonly log: Logger;
+}
+
+export type Handler<D extends MessageTable, N extends RequestName<D>> = (
+  body: BodyOf<D, N>,
+  ctx: RequestContext,
+) => ReplyOf<D, N> | Promise<ReplyOf<D, N>>;
+
+export type Handlers<D extends MessageTable> = { [N in RequestName<D>]: Handler<D, N> };
+
+export interface CurveServerOptions {
+  readonly keyPair: KeyPair;
+  /** Client public keys (Z85 or hex) -> name, or a decision function (name or undefined). */
+  readonly allow:
+    | ReadonlyMap<string, string>
+    | Iterable<string>
+    | ((publicKeyZ85: string) => string | undefined);
+}
+
+export interface RpcServerOptions<D extends MessageTable> {
+  readonly schema: Schema<D>;
+  readonly handlers: Handlers<D>;
+  /** Where to listen. ipc/inproc share one plain socket; tcp ones share one Curve socket. */
+  readonly endpoints: readonly string[];
+  /** Required when any endpoint is tcp://. */
+  readonly curve?: CurveServerOptions;
+  /** Largest request frame answered (bigger: `oversized` error reply). Default 1 MiB. */
+  readonly maxFrameSize?: number;
+  /**
+   * Frames above this are cut off by ZeroMQ itself (ZMQ_MAXMSGSIZE: the connection is dropped
+   * before the bytes are buffered, so no reply is possible). Default 4 x maxFrameSize.
+   */
+  readonly hardFrameSize?: number;
+  /** Requests being handled at once; more get an `unavailable` error reply. Default 10,000. */
+  readonly maxInFlight?: number;
+  readonly log?: Logger;
+  /** Extra key/value pairs for the built-in status reply. */
+  readonly status?: () => Record<string, string | number | bigint | boolean>;
+}
+
+export type RejectReason = 'unknownType' | 'malformed' | 'oversized' | 'busy' | 'versionMismatch';
+
+export interface RpcServerStats {
+  /** Messages received (every frame set, valid or not). */
+  received: number;
+  /** Replies sent (including error replies). */
+  replied: number;
+  /** Messages refused before reaching a handler, by reason. */
+  rejected: Record<RejectReason, number>;
+  /** Handler failures: thrown RpcError by code name, and `internal` for anything else. */
+  errors: Record<string, number>;
+  /** Requests cancelled by their client. */
+  cancelled: number;
+  /** Connections ZeroMQ dropped (peer gone, or a frame above hardFrameSize). */
+  disconnects: number;
+  inFlight: number;
+}
+
+interface Listener {
+  readonly socket: zmq.Router;
+  readonly sender: SendQueue;
+  readonly endpoints: Endpoint[];
+  bound: string[];
+  release?: () => void;
+}
+
+const DEFAULT_MAX_FRAME = 1 << 20;
+
+/**
+ * RPC server on ROUTER sockets. Every request is decoded strictly against the schema and handed
+ * to its handler without waiting for earlier ones; the reply goes back with the same request id.
+ * Nothing a peer sends can stop the receive loop: every fault becomes an error reply and a count.
+ */
+export class RpcServer<D extends MessageTable> {
+  readonly stats: RpcServerStats = {
+    received: 0,
+    replied: 0,
+    rejected: { unknownType: 0, malformed: 0, oversized: 0, busy: 0, versionMismatch: 0 },
+    errors: {},
+    cancelled: 0,
+    disconnects: 0,
+    inFlight: 0,
+  };
+  private readonly listeners: Listener[] = [];
+  private readonly inFlight = new Map<string, AbortController>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly startedAt = Date.now();
+  private readonly log: Logger;
+  private readonly maxFrameSize: number;
+  private readonly maxInFlight: number;
+  private closing = false;
+  private loops: Promise<void>[] = [];
+
+  private constructor(private readonly options: RpcServerOptions<D>) {
+    this.log = options.log ?? silentLogger;
+    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME;
+    this.maxInFlight = options.maxInFlight ?? 10_000;
+  }
+
+  /** Binds every endpoint; throws (and binds nothing) if a tcp endpoint has no Curve keys. */
+  static async start<D extends MessageTable>(options: RpcServerOptions<D>): Promise<RpcServer<D>> {
+    const server = new RpcServer(options);
+    await server.bind();
+    return server;
+  }
+
+  /** The endpoints actually bound (tcp port 0 resolved to the chosen port). */
+  get endpoints(): string[] {
+    return this.listeners.flatMap((l) => l.bound);
+  }
+
+  private async bind(): Promise<void> {
+    const { schema, handlers } = this.options;
+    for (const id of schema.typeIds) {
+      const m = schema.byTypeId.get(id)!;
+      if (m.role === 'request' && typeof (handlers as Record<string, unknown>)[m.name] !== 'function') {
+        throw new BusError('bad-endpoint', `service ${schema.service}: no handler for request ${m.name}`);
+      }
+    }
+    const eps = this.options.endpoints.map(parseEndpoint);
+    if (eps.length === 0) throw new BusError('bad-endpoint', 'no endpoints to listen on');
+    const plain = eps.filter((e) => !isNetworked(e));
+    const networked = eps.filter(isNetworked);
+    if (networked.length > 0 && !this.options.curve) {
+      throw new BusError(
+        'insecure-endpoint',
+        `${networked[0].url}: tcp endpoints require CurveZMQ keys (server keypair and client allow-list)`,
+      );
+    }
+    const hard = this.options.hardFrameSize ?? this.maxFrameSize * 4;
+    try {
+      if (plain.length > 0) {
+        const socket = new zmq.Router({ maxMessageSize: hard, linger: 0 });
+        this.listeners.push(this.listener(socket, plain));
+      }
+      if (networked.length > 0) {
+        const curve = this.options.curve!;
+        const allow = allowFunction(curve.allow);
+        const zap = await registerZapDomain({ allow, log: this.log.child('zap') });
+        const socket = new zmq.Router({
+          maxMessageSize: hard,
+          linger: 0,
+          curveServer: true,
+          curveSecretKey: curve.keyPair.secretKey,
+          zapDomain: zap.domain,
+          zapEnforceDomain: true,
+        });
+        const l = this.listener(socket, networked);
+        l.release = zap.release;
+        this.listeners.push(l);
+      }
+      for (const l of this.listeners) {
+        l.socket.events.on('disconnect', () => this.stats.disconnects++);
+        for (const ep of l.endpoints) {
+          await l.socket.bind(ep.url);
+          l.bound.push(ep.transport === 'tcp' ? l.socket.lastEndpoint! : ep.url);
+        }
+      }
+    } catch (e) {
+      this.closeSockets();
+      throw e;
+    }
+    for (const l of this.listeners) this.loops.push(this.receiveLoop(l));
+    this.log.info('rpc listening', { service: this.options.schema.service, endpoints: this.endpoints });
+  }
+
+  private listener(socket: zmq.Router, endpoints: Endpoint[]): Listener {
+    const sender = new SendQueue(socket, (e) => this.log.warn('reply send failed', { error: e }));
+    return { socket, sender, endpoints, bound: [] };
+  }
+
+  private async receiveLoop(l: Listener): Promise<void> {
+    try {
+      for await (const frames of l.socket) {
+        this.stats.received++;
+        try {
+          this.dispatch(l, frames);
+        } catch (e) {
+          // dispatch only throws on a bug; keep serving and say so.
+          this.log.error('dispatch failed', { error: e });
+        }
+      }
+    } catch (e) {
+      if (!l.socket.closed) this.log.error('receive loop ended', { error: e });
+    }
+  }
+
+  private dispatch(l: Listener, frames: Buffer[]): void {
+    const routing = frames[0];
+    const frame = frames[1];
+    const requestId = frame && frame.length >= 4 ? frame.readUInt32LE(0) : 0;
+    const reject = (reason: RejectReason, code: number, message: string) => {
+      this.stats.rejected[reason]++;
+      this.sendError(l, routing, requestId, code, message);
+    };
+    if (frames.length !== 2) {
+      const size = frames.reduce((n, f) => n + f.length, 0) - routing.length;
+      if (size > this.maxFrameSize) reject('oversized', ErrorCode.oversized, `message of ${size} bytes`);
+      else reject('malformed', ErrorCode.malformed, `expected 1 frame, got ${frames.length - 1}`);
+      return;
+    }
+    if (frame.length > this.maxFrameSize) {
+      reject('oversized', ErrorCode.oversized, `frame of ${frame.length} bytes exceeds ${this.maxFrameSize}`);
+      return;
+    }
+    if (frame.length < RPC_HEADER) {
+      reject(
+        'malformed',
+        ErrorCode.malformed,
+        `frame of ${frame.length} bytes is shorter than the 6-byte header`,
+      );
+      return;
+    }
+    const typeId = frame.readUInt16LE(4);
+    const body = frame.subarray(RPC_HEADER);
+    const builtin = typeId < 0x0100;
+    let decoded: { name: string; role: string; body: Record<string, unknown> };
+    try {
+      decoded = builtin ? busMessages.decode(typeId, body) : this.options.schema.decode(typeId, body);
+    } catch (e) {
+      if (e instanceof UnknownTypeError) reject('unknownType', ErrorCode.unknownType, e.message);
+      else if (isDecodeFault(e)) reject('malformed', ErrorCode.malformed, (e as Error).message);
+      else throw e;
+      return;
+    }
+    if (decoded.role === 'notification' && builtin && decoded.name === 'cancel') {
+      const key = `${routing.toString('hex')}:${decoded.body.requestId}`;
+      const ac = this.inFlight.get(key);
+      if (ac) {
+        this.stats.cancelled++;
+        ac.abort(new BusError('cancelled', 'cancelled by client'));
+      }
+      return;
+    }
+    if (decoded.role !== 'request') {
+      reject('unknownType', ErrorCode.unknownType, `${decoded.name} (${decoded.role}) is not a request`);
+      return;
+    }
+    if (this.closing) {
+      reject('busy', ErrorCode.unavailable, 'shutting down');
+      return;
+    }
+    if (this.stats.inFlight >= this.maxInFlight) {
+      reject('busy', ErrorCode.unavailable, `too many requests in flight (${this.maxInFlight})`);
+      return;
+    }
+    if (builtin && decoded.name === 'hello' && decoded.body.bus !== BUS_PROTOCOL_VERSION) {
+      reject(
+        'versionMismatch',
+        ErrorCode.versionMismatch,
+        `bus protocol ${decoded.body.bus} not supported (server speaks ${BUS_PROTOCOL_VERSION})`,
+      );
+      return;
+    }
+    const handler = builtin
+      ? this.builtin(decoded.name)
+      : ((this.options.handlers as Record<string, unknown>)[decoded.name] as (
+          b: unknown,
+          c: RequestContext,
+        ) => unknown);
+    const schema = builtin ? busMessages : this.options.schema;
+    this.run(
+      l,
+      routing,
+      requestId,
+      typeId,
+      decoded.name,
+      schema as unknown as Schema<MessageTable>,
+      handler,
+      decoded.body,
+    );
+  }
+
+  private run(
+    l: Listener,
+    routing: Buffer,
+    requestId: number,
+    typeId: number,
+    name: string,
+    schema: Schema<MessageTable>,
+    handler: (b: unknown, c: RequestContext) => unknown,
+    body: unknown,
+  ): void {
+    const peer = routing.toString('hex');
+    const key = `${peer}:${requestId}`;
+    const ac = new AbortController();
+    this.inFlight.set(key, ac);
+    this.stats.inFlight++;
+    const ctx: RequestContext = { signal: ac.signal, requestId, peer, log: this.log };
+    const p = (async () => {
+      try {
+        const reply = await handler(body, ctx);
+        if (ac.signal.aborted) return;
+        let bytes: Uint8Array;
+        try {
+          bytes = schema.encodeReply(name as never, reply as never);
+        } catch (e) {
+          throw new Error(
+            `handler ${name} returned a reply that does not fit its schema: ${(e as Error).message}`,
+          );
+        }
+        this.send(l, routing, rpcFrame(requestId, typeId | REPLY_FLAG, bytes));
+      } catch (e) {
+        if (ac.signal.aborted) return;
+        if (e instanceof RpcError) {
+          this.count(e.codeName);
+          this.sendError(l, routing, requestId, e.code, e.message);
+        } else {
+          this.count('internal');
+          this.log.error('handler failed', { request: name, error: e, stack: (e as Error)?.stack });
+          this.sendError(l, routing, requestId, ErrorCode.internal, `${name}: internal error`);
+        }
+      } finally {
+        this.inFlight.delete(key);
+        this.stats.inFlight--;
+      }
+    })();
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
+  }
+
+  private count(codeName: string): void {
+    this.stats.errors[codeName] = (this.stats.errors[codeName] ?? 0) + 1;
+  }
+
+  private builtin(name: string): (b: unknown, c: RequestContext) => unknown {
+    const { schema } = this.options;
+    if (name === 'hello') {
+      return () => ({
+        bus: BUS_PROTOCOL_VERSION,
+        service: schema.service,
+        version: schema.version,
+        types: [...schema.typeIds],
+      });
+    }
+    return () => this.statusReply();
+  }
+
+  /** The built-in status reply (also what `status` requests get). */
+  statusReply() {
+    const s = this.stats;
+    const rejects = Object.entries(s.rejected).map(([reason, count]) => ({ reason, count: BigInt(count) }));
+    for (const [code, count] of Object.entries(s.errors))
+      rejects.push({ reason: `error:${code}`, count: BigInt(count) });
+    const extra = this.options.status?.() ?? {};
+    return {
+      service: this.options.schema.service,
+      version: this.options.schema.version,
+      pid: process.pid,
+      uptimeMs: BigInt(Date.now() - this.startedAt),
+      received: BigInt(s.received),
+      replied: BigInt(s.replied),
+      rejected: BigInt(Object.values(s.rejected).reduce((a, b) => a + b, 0)),
+      rejects,
+      inFlight: s.inFlight,
+      detail: Object.entries(extra).map(([key, value]) => ({ key, value: String(value) })),
+    };
+  }
+
+  private send(l: Listener, routing: Buffer, frame: Buffer): void {
+    this.stats.replied++;
+    l.sender.push([routing, frame]);
+  }
+
+  private sendError(l: Listener, routing: Buffer, requestId: number, code: number, message: string): void {
+    const w = new ByteWriter(64);
+    // Peer-controlled text could exceed the limit: cut it (by characters, then bytes are checked).
+    let msg = message.length > 1000 ? `${message.slice(0, 1000)}...` : message;
+    if (Buffer.byteLength(msg) > 1024) msg = `${errorCodeName(code)}`;
+    errorBody.encode(w, { code, message: msg }, 'error');
+    this.send(l, routing, rpcFrame(requestId, ERROR_TYPE, w.finish()));
+  }
+
+  /**
+   * Stops taking requests (new ones get `unavailable`), waits up to drainMs for handlers to
+   * finish and their replies to go out, aborts the rest, then closes the sockets.
+   */
+  async close(drainMs = 2000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.running.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.running]),
+        new Promise((r) => {
+          timer = setTimeout(r, drainMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const ac of this.inFlight.values()) ac.abort(new BusError('closed', 'server shutting down'));
+    for (const l of this.listeners) await l.sender.flush();
+    this.closeSockets();
+    await Promise.allSettled(this.loops);
+    this.log.info('rpc closed', { service: this.options.schema.service });
+  }
+
+  private closeSockets(): void {
+    for (const l of this.listeners) {
+      if (!l.socket.closed) l.socket.close();
+      l.release?.();
+    }
+  }
+}
+
+export function allowFunction(allow: CurveServerOptions['allow']): (key: string) => string | undefined {
+  if (typeof allow === 'function') return allow;
+  const map = new Map<string, string>();
+  if (allow instanceof Map) for (const [k, v] of allow) map.set(parseCurveKey(k), v);
+  else for (const k of allow as Iterable<string>) map.set(parseCurveKey(k), k.slice(0, 8));
+  return (key) => map.get(key);
+}
