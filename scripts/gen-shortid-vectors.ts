@@ -37,12 +37,13 @@ const blocks = raws.map((r) => Block.fromBuffer(r));
 const GENESIS = '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f';
 if (blocks[0].getId() !== GENESIS) throw new Error('first block is not genesis');
 for (let i = 1; i < blocks.length; i++) {
-  if (!blocks[i].prevHash!.equals(blocks[i - 1].getHash())) throw new Error(`block ${i} does not link`);
+  if (!Buffer.from(blocks[i].prevHash!).equals(Buffer.from(blocks[i - 1].getHash())))
+    throw new Error(`block ${i} does not link`);
 }
 const modern = Block.fromBuffer(readFileSync(join(shared, 'chain/mainnet-modern/block-840002.bin')));
 // BIP-34: the coinbase scriptSig starts with a push of the height.
 {
-  const script = modern.transactions![0].ins[0].script;
+  const script = Buffer.from(modern.transactions![0].ins[0].script);
   const n = script[0];
   const h = script.subarray(1, 1 + n).readUIntLE(0, n);
   if (h !== 840002) throw new Error(`block-840002.bin coinbase says height ${h}`);
@@ -349,7 +350,7 @@ bnd(
   '8388607:ff:16383:o163838',
 );
 bnd(
-  'highest on-chain id',
+  'highest on-chain id (an extended output)',
   u64(`0${'1'.repeat(63)}`),
   { kind: 'output', height: 8388607, checksum: 255, position: 16383, index: 163838 },
   '8388607:ff:16383:o163838',

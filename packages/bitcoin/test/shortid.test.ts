@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHexReversed } from '../src/bytes/hex.ts';
-import { DecodeError, ValueError } from '../src/errors.ts';
+import { ValueError } from '../src/errors.ts';
 import {
   blockChecksum,
   decodeShortId,
   decodeShortIdParts,
+  describeShortId,
   encodeShortId,
   encodeShortIdParts,
   formatScid,
@@ -29,8 +30,6 @@ import {
   shortIdKind,
   shortIdToBytes,
   shortIdToScid,
-  txidPrefix,
-  writeShortIdBig,
 } from '../src/shortid/index.ts';
 
 interface Vector {
@@ -91,6 +90,14 @@ describe('LNPBP-5 published vectors', () => {
       assert.equal(shortIdKind(id), v.item.kind);
       assert.equal(shortIdHex(id), v.hex);
       assert.equal(formatShortId(id), v.text);
+      assert.deepEqual(describeShortId(id), {
+        ...v.item,
+        id: v.id,
+        hex: v.hex,
+        text: v.text,
+        extended: isExtendedShortId(id),
+      });
+      assert.equal(isExtendedShortId(id), v.name.includes('extended'));
       assert.equal(parseShortId(v.text), id);
       assert.equal(parseShortId(v.hex), id);
       assert.equal(parseShortId(v.id), id);

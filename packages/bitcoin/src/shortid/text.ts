@@ -138,3 +138,19 @@ export function parseShortId(text: string): bigint {
     `"${text.length > 80 ? `${text.slice(0, 80)}...` : text}" is not a decimal u64, 0x-hex, H:cc[:P[:iN|:oN]] or off:<hex>[:iN|:oN]`,
   );
 }
+
+export type ShortIdDescription = ShortIdItem & {
+  /** Decimal u64. */
+  readonly id: string;
+  readonly hex: string;
+  readonly text: string;
+  /** True for outputs >= 32,767 (this project's extended layouts). */
+  readonly extended: boolean;
+};
+
+/** Everything a CLI prints for an id (JSON-safe: the u64 is a decimal string). */
+export function describeShortId(id: bigint): ShortIdDescription {
+  const item = decodeShortId(id);
+  const extended = (item.kind === 'output' || item.kind === 'offchain-output') && item.index >= EXT_MIN_INDEX;
+  return { ...item, id: id.toString(), hex: shortIdHex(id), text: formatShortIdItem(item), extended };
+}
