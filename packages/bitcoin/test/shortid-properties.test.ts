@@ -12,6 +12,7 @@ import {
   MAX_HEIGHT,
   MAX_ORDINARY_INDEX,
   MAX_POSITION,
+  offchainInputId,
   offchainOutputId,
   onchainHi,
   outputLo,
@@ -314,6 +315,8 @@ describe('LNPBP-5 boundaries and invalid input', () => {
     ['checksum of 31 bytes', () => blockChecksum(new Uint8Array(31))],
     ['checksum of short hex', () => blockChecksum('00ff')],
     ['txid not hex', () => txidPrefix('zz'.repeat(32))],
+    ['off-chain input -1', () => offchainInputId('00'.repeat(32), -1)],
+    ['off-chain output -1', () => offchainOutputId('00'.repeat(32), -1)],
     ['extended off-chain output beyond range', () => offchainOutputId('00'.repeat(32), EXT_MAX_INDEX + 1)],
   ];
   for (const [name, f] of rejects) it(`rejects ${name} with ValueError`, () => assert.throws(f, ValueError));

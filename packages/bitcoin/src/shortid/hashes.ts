@@ -7,7 +7,7 @@ import { ValueError } from '../errors.ts';
 import { shortIdFromParts } from './codec.ts';
 import type { OffchainItem } from './item.ts';
 import { EXT_MIN_INDEX, EXT_TXID_DROPPED } from './layout.ts';
-import { offchainHi, offchainLo } from './parts.ts';
+import { offchainHi, offchainLo, offchainTxLo } from './parts.ts';
 
 function hash32(h: Uint8Array | string, what: string): Uint8Array {
   if (typeof h === 'string') {
@@ -48,7 +48,7 @@ export function txidPrefix(txid: Uint8Array | string): number {
 
 export function offchainTxId(txid: Uint8Array | string): bigint {
   const p = txidPrefix(txid);
-  return shortIdFromParts(offchainHi(p, false, -1), offchainLo(p, false, -1));
+  return shortIdFromParts(offchainHi(p, false, 0), offchainTxLo(p));
 }
 
 export function offchainInputId(txid: Uint8Array | string, index: number): bigint {

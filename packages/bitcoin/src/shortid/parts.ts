@@ -57,7 +57,7 @@ function checkPrefix(txidPrefix: number): void {
   check('shortid.txidPrefix', txidPrefix, TXID_PREFIX_LIMIT - 1);
 }
 
-/** Off-chain ids: hi/lo for the tx (index -1), an input or an output. */
+/** hi half of an off-chain id; for the tx itself pass output = false, index = 0. */
 export function offchainHi(txidPrefix: number, output: boolean, index: number): number {
   checkPrefix(txidPrefix);
   if (output && index >= EXT_MIN_INDEX) {
@@ -74,9 +74,15 @@ export function offchainHi(txidPrefix: number, output: boolean, index: number): 
   return (0x80000000 | Math.floor(txidPrefix / 0x10000)) >>> 0;
 }
 
+/** lo half of an off-chain tx id. */
+export function offchainTxLo(txidPrefix: number): number {
+  checkPrefix(txidPrefix);
+  return ((txidPrefix % 0x10000) << 16) >>> 0;
+}
+
+/** lo half of an off-chain input or output id. */
 export function offchainLo(txidPrefix: number, output: boolean, index: number): number {
   checkPrefix(txidPrefix);
-  if (index === -1) return ((txidPrefix % 0x10000) << 16) >>> 0;
   if (output && index >= EXT_MIN_INDEX) {
     check('shortid.output', index, EXT_MAX_INDEX);
     return ((((index - EXT_MIN_INDEX) & 0xffff) << 16) | 0x8000) >>> 0;
@@ -194,7 +200,7 @@ export function encodeShortIdParts(item: ShortIdItem): [number, number] {
     case 'output':
       return [onchainHi(item.height, item.checksum), outputLo(item.position, item.index)];
     case 'offchain-tx':
-      return [offchainHi(item.txidPrefix, false, -1), offchainLo(item.txidPrefix, false, -1)];
+      return [offchainHi(item.txidPrefix, false, 0), offchainTxLo(item.txidPrefix)];
     case 'offchain-input':
       return [offchainHi(item.txidPrefix, false, item.index), offchainLo(item.txidPrefix, false, item.index)];
     case 'offchain-output':
