@@ -83,7 +83,7 @@ function cmdShortid(pos: string[], v: Values): void {
   }
   if (sub === 'encode') {
     const r = shortidEncode(v);
-    out(json, r, () => `${r.id}  (${r.hex})`);
+    out(json, r, () => `${r.text}  ${r.hex}  ${r.id}`);
     return;
   }
   throw new CliError(
@@ -132,6 +132,12 @@ function main(argv: string[]): void {
       throw new CliError(`unknown command "${cmd}" (see bp-cli --help)`);
   }
 }
+
+// A closed pipe (bp-cli ... | head) ends output quietly, as other Unix tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  fail(e);
+});
 
 try {
   main(process.argv.slice(2));

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readBlkRecords } from '@lnpbp/bitcoin/block/blkfile';
 import { checkProofOfWork } from '@lnpbp/bitcoin/block/header';
 import {
@@ -146,7 +146,10 @@ export function parseBlockFormat(s: string | undefined): BlockFormat | undefined
 
 /** A tx given as hex on the command line or as a file of hex or raw bytes. */
 export function txFromArg(arg: string): Tx {
-  if (/^[0-9a-fA-F]+$/.test(arg) && arg.length >= 20) return parseTx(fromHex(arg, 'tx hex'));
+  if (!existsSync(arg)) {
+    if (/^[0-9a-fA-F]*$/.test(arg)) return parseTx(fromHex(arg, 'tx hex'));
+    throw new CliError(`"${arg.length > 40 ? `${arg.slice(0, 40)}...` : arg}" is neither hex nor a file`);
+  }
   const data = readInputFile(arg);
   return parseTx(looksLikeHex(data) ? hexText(data, 'tx hex') : data);
 }
