@@ -181,7 +181,10 @@ describe('ASM', () => {
     assert.equal(toAsm(s), '0x0105 0x4c0105 0x020100 0x0181 0x4c00 0xbb aabbccddee 0x4c05aabbccddee');
     assert.equal(toHex(fromAsm(toAsm(s))), toHex(s));
   });
-  test('all-digit hex pushes cannot be bare (they would read as decimals)', () => {
+  test('all-digit hex pushes: 5-byte ones are raw (they would read as decimals), longer ones bare', () => {
+    const key = `02${'01'.repeat(32)}`;
+    assert.equal(toAsm(fromHex(`21${key}ac`)), `${key} OP_CHECKSIG`);
+    assert.equal(toHex(fromAsm(`${key} OP_CHECKSIG`)), `21${key}ac`);
     const s = fromHex('051234567890');
     assert.equal(toAsm(s, { mode: 'core' }), '1234567890');
     assert.equal(toAsm(s), '0x051234567890');

@@ -56,8 +56,10 @@ function exactToken(script: Uint8Array, o: ScriptOp): string {
     return n >= -1 && n <= 16 ? raw() : String(n);
   }
   const hex = toHex(d);
-  // Bare hex reads back as the shortest push; all-digit hex would read back as a decimal number.
-  if (o.end - o.offset !== encodedPushLength(d.length) || DIGITS.test(hex)) return raw();
+  // Bare hex reads back as the shortest push; all-digit hex of up to 11 characters (a 5-byte push)
+  // would read back as a decimal number.
+  if (o.end - o.offset !== encodedPushLength(d.length) || (hex.length <= 11 && DIGITS.test(hex)))
+    return raw();
   return hex;
 }
 
@@ -77,7 +79,9 @@ export function pushNumber(n: number | bigint): Uint8Array {
  * Parses ASM in both of Core's dialects: decodescript output (bare hex = push of those bytes,
  * decimal = number) and the test/bitcoin-tx notation of ParseScript (`0x..` raw bytes inserted as
  * is, `'text'` = push of the text's UTF-8 bytes, opcode names with or without OP_, plus OP_FALSE,
- * OP_TRUE, OP_NOP2, OP_NOP3). Decimals are limited to Core's range -0xffffffff..0xffffffff.
+ * OP_TRUE, OP_NOP2, OP_NOP3). Decimals are limited to Core's range -0xffffffff..0xffffffff, so
+ * an all-digit token of 12 or more characters can only be hex (decodescript prints a pubkey such as
+ * 0201..01 that way) and is read as a push.
  * Lossy tokens ([error], OP_UNKNOWN) are refused. Throws ValueError naming the token.
  */
 export function fromAsm(asm: string): Uint8Array {
@@ -91,7 +95,7 @@ export function fromAsm(asm: string): Uint8Array {
     const code = opcodeByName(w);
     if (code !== undefined) {
       parts.push(Uint8Array.of(code));
-    } else if (DIGITS.test(w)) {
+    } else if (DIGITS.test(w) && w.length <= 11) {
       const n = Number(w);
       if (!Number.isSafeInteger(n) || Math.abs(n) > 0xffffffff)
         fail('decimal outside -0xffffffff..0xffffffff');
