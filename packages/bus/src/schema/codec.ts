@@ -155,8 +155,9 @@ function bytesCodec(max: number): Codec<Uint8Array> {
     },
     decode(r, what) {
       const n = readLength(r, what, max, 1);
-      // A copy, so a decoded body never pins the whole receive buffer.
-      return r.bytes(n, what).slice();
+      // A plain copy (not a Buffer view, whose slice() does not copy): a decoded body never pins
+      // the receive buffer.
+      return new Uint8Array(r.bytes(n, what));
     },
   };
 }
@@ -170,7 +171,7 @@ function fixedCodec(n: number): Codec<Uint8Array> {
         throw new ValueError(what, `expected exactly ${n} bytes`);
       w.bytes(v);
     },
-    decode: (r, what) => r.bytes(n, what).slice(),
+    decode: (r, what) => new Uint8Array(r.bytes(n, what)),
   };
 }
 
