@@ -174,7 +174,10 @@ describe('rpc over ipc', () => {
     await assert.rejects(p, (e: BusError) => e instanceof BusError && e.kind === 'cancelled');
     assert.deepEqual(await other, { cancelled: false });
     // Already aborted: refused without sending.
-    await assert.rejects(c.request('sleep', { ms: 1 }, { signal: ac.signal }), (e: BusError) => e.kind === 'cancelled');
+    await assert.rejects(
+      c.request('sleep', { ms: 1 }, { signal: ac.signal }),
+      (e: BusError) => e.kind === 'cancelled',
+    );
     assert.equal(c.stats.cancelled, 1);
     c.close();
     // Closing the client rejects whatever is still pending.
@@ -208,7 +211,10 @@ describe('rpc over ipc', () => {
             counts.unknownType++;
           } else if (kind === 2) {
             // A valid header with the body cut short or extended.
-            const body = i % 12 === 2 ? echoOk.subarray(0, rnd(echoOk.length)) : Buffer.concat([echoOk, randomBytes(1 + rnd(5))]);
+            const body =
+              i % 12 === 2
+                ? echoOk.subarray(0, rnd(echoOk.length))
+                : Buffer.concat([echoOk, randomBytes(1 + rnd(5))]);
             await d.send(frame(i, 0x0100, body));
             counts.malformed++;
           } else if (kind === 3) {
@@ -262,7 +268,9 @@ describe('rpc over ipc', () => {
 
     // Still serving, correctly.
     const c = await RpcClient.connect({ schema: testSchema, endpoint });
-    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => c.request('sum', { xs: [BigInt(i), 1n] })));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => c.request('sum', { xs: [BigInt(i), 1n] })),
+    );
     answers.forEach((a, i) => assert.equal(a.total, BigInt(i) + 1n));
     const s = await c.status();
     assert.ok(s.rejected >= BigInt(counts.malformed + counts.unknownType + counts.oversized));
@@ -283,14 +291,23 @@ describe('rpc over ipc', () => {
     assert.equal(e.code, ErrorCode.versionMismatch);
     d.close();
     // A client built for schema v4 of the service, or another service.
-    const v4 = defineMessages({ echo: { id: 0x0100, fields: {}, reply: {} } }, { service: 'testd', version: 4 });
+    const v4 = defineMessages(
+      { echo: { id: 0x0100, fields: {}, reply: {} } },
+      { service: 'testd', version: 4 },
+    );
     await assert.rejects(RpcClient.connect({ schema: v4, endpoint }), (err: BusError) => {
       assert.equal(err.kind, 'version-mismatch');
       assert.match(err.message, /is testd v3, expected testd v4/);
       return true;
     });
-    const other = defineMessages({ x: { id: 0x0100, fields: { a: t.u8 }, reply: {} } }, { service: 'otherd', version: 3 });
-    await assert.rejects(RpcClient.connect({ schema: other, endpoint }), (err: BusError) => err.kind === 'version-mismatch');
+    const other = defineMessages(
+      { x: { id: 0x0100, fields: { a: t.u8 }, reply: {} } },
+      { service: 'otherd', version: 3 },
+    );
+    await assert.rejects(
+      RpcClient.connect({ schema: other, endpoint }),
+      (err: BusError) => err.kind === 'version-mismatch',
+    );
   });
 });
 
@@ -308,7 +325,11 @@ describe('rpc lifecycle', () => {
     const dir = makeTempDir();
     const { sum: _sum, ...partial } = handlers;
     await assert.rejects(
-      RpcServer.start({ schema: testSchema, handlers: partial as Handlers<T>, endpoints: [`ipc://${dir}/x.sock`] }),
+      RpcServer.start({
+        schema: testSchema,
+        handlers: partial as Handlers<T>,
+        endpoints: [`ipc://${dir}/x.sock`],
+      }),
       /no handler for request sum/,
     );
     removeDir(dir);
@@ -316,7 +337,11 @@ describe('rpc lifecycle', () => {
 
   it('drains in-flight requests on close and refuses new ones', async () => {
     const dir = makeTempDir();
-    const server = await RpcServer.start({ schema: testSchema, handlers, endpoints: [`ipc://${dir}/x.sock`] });
+    const server = await RpcServer.start({
+      schema: testSchema,
+      handlers,
+      endpoints: [`ipc://${dir}/x.sock`],
+    });
     const c = await RpcClient.connect({ schema: testSchema, endpoint: server.endpoints[0] });
     const slow = c.request('sleep', { ms: 100 });
     await until(() => server.stats.inFlight === 1);
