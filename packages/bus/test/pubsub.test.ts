@@ -100,8 +100,9 @@ describe('pub/sub', () => {
       for (;;) {
         const r = await Promise.race([next, sleep(20).then(() => undefined)]);
         if (r) {
-          got = r.value;
-          if (got.seq >= firstSeq) received++;
+          const n: Notification<T> = r.value;
+          if (n.seq >= firstSeq) received++;
+          got = n;
           break;
         }
         last = pub.publish('g', 'block', { height: 0xffffffff, hash: hash(1) });
