@@ -2,28 +2,35 @@
  * Descriptor / miniscript implementations under comparison, behind one small interface:
  * parse (throws when the text is rejected), then scriptPubKeys (hex) per index and branch.
  */
-import * as ecc from '@bitcoinerlab/secp256k1';
+
 import { DescriptorsFactory, networks } from '@bitcoinerlab/descriptors';
 import * as blms from '@bitcoinerlab/miniscript';
+import * as ecc from '@bitcoinerlab/secp256k1';
 import { Descriptor as WasmDescriptor, Miniscript as WasmMiniscript } from '@bitgo/wasm-miniscript';
 import { hex } from '@scure/base';
 import { parseDescriptor } from '../../packages/bitcoin/src/descriptor/index.ts';
-import { compileMiniscript, has, liftMiniscript, parseMiniscript, T } from '../../packages/bitcoin/src/miniscript/index.ts';
+import {
+  compileMiniscript,
+  has,
+  liftMiniscript,
+  parseMiniscript,
+  T,
+} from '../../packages/bitcoin/src/miniscript/index.ts';
 import { opByName } from '../../packages/bitcoin/src/miniscript/opcodes.ts';
 import { ScriptBuilder } from '../../packages/bitcoin/src/miniscript/script.ts';
 
 export interface DescImpl {
   name: string;
   /** Parses; returns a function giving scriptPubKeys (hex) for (index, branch). */
-  parse(text: string): (index: number, branch: number) => string[];
+  parse(text: string, opts?: { requireChecksum?: boolean }): (index: number, branch: number) => string[];
   /** Public string form (ours only). */
   toPub?(text: string, branch?: number): string;
 }
 
 export const ours: DescImpl = {
   name: 'ours (@lnpbp/bitcoin descriptor/)',
-  parse(text) {
-    const d = parseDescriptor(text);
+  parse(text, opts) {
+    const d = parseDescriptor(text, opts);
     return (i, b) => d.scriptPubKeys(i, b).map((s) => hex.encode(s));
   },
   toPub(text, branch) {
@@ -38,14 +45,25 @@ function netFor(text: string) {
 
 export const bitcoinerlab: DescImpl = {
   name: '@bitcoinerlab/descriptors 3.2.0',
-  parse(text) {
+  parse(text, opts) {
+    if (opts?.requireChecksum && !text.includes('#')) throw new Error('missing checksum');
     const network = netFor(text);
     const ranged = text.includes('*');
     const multi = /<\d/.test(text);
     // Construct once to surface parse errors even for ranged descriptors.
-    new Output({ descriptor: text, network, ...(ranged ? { index: 0 } : {}), ...(multi ? { change: 0 } : {}) });
+    new Output({
+      descriptor: text,
+      network,
+      ...(ranged ? { index: 0 } : {}),
+      ...(multi ? { change: 0 } : {}),
+    });
     return (i, b) => {
-      const o = new Output({ descriptor: text, network, ...(ranged ? { index: i } : {}), ...(multi ? { change: b } : {}) });
+      const o = new Output({
+        descriptor: text,
+        network,
+        ...(ranged ? { index: i } : {}),
+        ...(multi ? { change: b } : {}),
+      });
       return [hex.encode(o.getScriptPubKey())];
     };
   },
@@ -53,7 +71,8 @@ export const bitcoinerlab: DescImpl = {
 
 export const wasm: DescImpl = {
   name: '@bitgo/wasm-miniscript 1.18.1 (rust-miniscript)',
-  parse(text) {
+  parse(text, opts) {
+    if (opts?.requireChecksum && !text.includes('#')) throw new Error('missing checksum');
     const d = WasmDescriptor.fromString(text, 'derivable');
     return (i) => {
       const x = d.hasWildcard() ? d.atDerivationIndex(i) : d.atDerivationIndex(0);

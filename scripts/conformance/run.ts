@@ -18,7 +18,9 @@ for (const impl of descImpls) {
   show('Core Check', core.check);
   show('Core CheckUnparsable', core.unparsable);
   show('Core CheckMultipath', core.multipath);
-  console.log(`  Core CheckInferDescriptor           skipped (${core.inferSkipped}): wallet key-store inference`);
+  console.log(
+    `  Core CheckInferDescriptor           skipped (${core.inferSkipped}): wallet key-store inference`,
+  );
   const b = runBcoin(impl);
   show('bcoin desc-valid', b.valid);
   show('bcoin desc-invalid', b.invalid);

@@ -137,7 +137,14 @@ export function loadBcoin() {
   for (const [group, list] of Object.entries(rd('desc-valid.json') as Record<string, BcoinValid[]>))
     for (const v of list) valid.push({ ...v, group });
   const invalid = rd('desc-invalid.json') as { input: string; error: string }[];
-  const addresses: { group: string; input: string; addresses?: string[]; error?: string; network?: string; range?: number[] }[] = [];
+  const addresses: {
+    group: string;
+    input: string;
+    addresses?: string[];
+    error?: string;
+    network?: string;
+    range?: number[];
+  }[] = [];
   for (const [group, list] of Object.entries(rd('desc-addresses.json') as Record<string, object[]>))
     for (const v of list) addresses.push({ ...(v as object), group } as (typeof addresses)[number]);
   const privatekeys = rd('desc-privatekeys.json') as { input: string; expected: string }[];
@@ -168,7 +175,7 @@ export function loadBip(bip: string): BipCase[] {
       if (line.includes('checksum and character set')) kind = 'checksum';
       if (line.includes('cover key expressions')) kind = 'key';
     }
-    const m = /^(\*+)\s.*?<tt>(.*)<\/tt>\s*$/.exec(line);
+    const m = /^(\*+)\s.*<tt>(.*?)<\/tt>\s*$/.exec(line);
     if (!m) continue;
     const tt = unescapeHtml(m[2].replace(/<\/?tt>/g, ''));
     if (m[1] === '*') {
@@ -193,7 +200,8 @@ export interface MsTest {
   comment: string;
 }
 export function loadMiniscriptTests(): MsTest[] {
-  return JSON.parse(readFileSync(join(FIXTURES, 'miniscript', 'miniscript_tests.extracted.json'), 'utf8')).tests;
+  return JSON.parse(readFileSync(join(FIXTURES, 'miniscript', 'miniscript_tests.extracted.json'), 'utf8'))
+    .tests;
 }
 
 /** random_ms.txt with H placeholders replaced by fixed hashes of the fragment's size. */

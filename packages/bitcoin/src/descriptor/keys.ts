@@ -77,7 +77,8 @@ export class KeyExpr {
       body = body.slice(close + 1);
       bodyPos = pos + close + 1;
     }
-    if (body.includes(']') || body.includes('[')) fail(bodyPos + Math.max(body.indexOf(']'), body.indexOf('[')), "unexpected '[' or ']' in key");
+    if (body.includes(']') || body.includes('['))
+      fail(bodyPos + Math.max(body.indexOf(']'), body.indexOf('[')), "unexpected '[' or ']' in key");
     const slash = body.indexOf('/');
     const head = slash < 0 ? body : body.slice(0, slash);
     if (head.length === 0) fail(bodyPos, 'empty key');
@@ -87,11 +88,13 @@ export class KeyExpr {
       this.isPrivate = false;
       this.xonly = b.length === 32;
       if (b.length === 32 && ctx !== 'tap') fail(bodyPos, 'x-only keys are only allowed in tr()');
-      if (b.length === 33 && b[0] !== 2 && b[0] !== 3) fail(bodyPos, 'compressed key must start with 02 or 03');
+      if (b.length === 33 && b[0] !== 2 && b[0] !== 3)
+        fail(bodyPos, 'compressed key must start with 02 or 03');
       if (b.length === 65) {
         if (b[0] === 6 || b[0] === 7) fail(bodyPos, 'hybrid public keys are not allowed');
         if (b[0] !== 4) fail(bodyPos, 'uncompressed key must start with 04');
-        if (ctx === 'segwit' || ctx === 'tap') fail(bodyPos, 'uncompressed keys are not allowed in segwit and taproot');
+        if (ctx === 'segwit' || ctx === 'tap')
+          fail(bodyPos, 'uncompressed keys are not allowed in segwit and taproot');
       }
       try {
         if (b.length === 32) secp256k1.Point.fromHex(`02${head}`);
@@ -122,7 +125,9 @@ export class KeyExpr {
           if (!s.endsWith('>')) fail(p, `bad multipath step '${s}'`);
           const items = s.slice(1, -1).split(';');
           if (items.length < 2) fail(p, 'multipath step needs at least two values');
-          const values = items.map((it, j) => parseStep(it, p + 1 + items.slice(0, j).join(';').length + (j ? 1 : 0)));
+          const values = items.map((it, j) =>
+            parseStep(it, p + 1 + items.slice(0, j).join(';').length + (j ? 1 : 0)),
+          );
           if (new Set(values).size !== values.length) fail(p, 'duplicate value in multipath step');
           xk.multipath = { at: idx, values };
           xk.steps.push(-1);
@@ -131,7 +136,10 @@ export class KeyExpr {
         }
         p += s.length + 1;
       });
-      const hardenedAfter = xk.steps.some((s) => s >= HARDENED) || xk.range === 'hardened' || (xk.multipath?.values.some((s) => s >= HARDENED) ?? false);
+      const hardenedAfter =
+        xk.steps.some((s) => s >= HARDENED) ||
+        xk.range === 'hardened' ||
+        (xk.multipath?.values.some((s) => s >= HARDENED) ?? false);
       this.isPrivate = xk.isPrivate;
       this.xonly = false;
       this.xkey = xk;
@@ -149,14 +157,17 @@ export class KeyExpr {
     if ((raw[0] !== 0x80 && raw[0] !== 0xef) || (raw.length !== 33 && !(raw.length === 34 && raw[33] === 1)))
       fail(bodyPos, 'not a valid WIF private key');
     const compressed = raw.length === 34;
-    if (!compressed && (ctx === 'segwit' || ctx === 'tap')) fail(bodyPos, 'uncompressed keys are not allowed in segwit and taproot');
+    if (!compressed && (ctx === 'segwit' || ctx === 'tap'))
+      fail(bodyPos, 'uncompressed keys are not allowed in segwit and taproot');
     try {
       this.fixed = secp256k1.getPublicKey(raw.subarray(1, 33), compressed);
     } catch {
       fail(bodyPos, 'private key out of range');
     }
     this.isPrivate = true;
-    this.xonly = false;
+    // Core prints a WIF key inside tr() as its x-only public key.
+    this.xonly = ctx === 'tap' && compressed;
+    if (this.xonly) this.fixed = (this.fixed as Uint8Array).subarray(1);
   }
 
   /** Hardened steps after a public extended key: derivation needs the private key. */
@@ -179,7 +190,8 @@ export class KeyExpr {
       let hd = xk.hd;
       xk.steps.forEach((s, i) => {
         const step = s === -1 ? (xk.multipath as { values: number[] }).values[branch] : s;
-        if (step >= HARDENED && !hd.privateKey) throw new PositionedError('descriptor', this.pos, 'hardened derivation needs a private key');
+        if (step >= HARDENED && !hd.privateKey)
+          throw new PositionedError('descriptor', this.pos, 'hardened derivation needs a private key');
         hd = hd.deriveChild(step);
         void i;
       });
@@ -187,22 +199,26 @@ export class KeyExpr {
       this.cache.set(branch, parent);
     }
     if (!xk.range) return parent.publicKey as Uint8Array;
-    if (!Number.isInteger(index) || index < 0 || index >= HARDENED) throw new RangeError(`derivation index ${index} out of range`);
+    if (!Number.isInteger(index) || index < 0 || index >= HARDENED)
+      throw new RangeError(`derivation index ${index} out of range`);
     const step = xk.range === 'hardened' ? index + HARDENED : index;
-    if (step >= HARDENED && !parent.privateKey) throw new PositionedError('descriptor', this.pos, 'hardened derivation needs a private key');
+    if (step >= HARDENED && !parent.privateKey)
+      throw new PositionedError('descriptor', this.pos, 'hardened derivation needs a private key');
     return parent.deriveChild(step).publicKey as Uint8Array;
   }
 
   /** Public form, Core style ('h' for hardened). branch selects one multipath value. */
   toString(branch?: number): string {
     let s = '';
-    if (this.origin) s += `[${[this.origin.fingerprint, ...this.origin.path.map((p) => fmtPath([p]))].join('/')}]`;
+    if (this.origin)
+      s += `[${[this.origin.fingerprint, ...this.origin.path.map((p) => fmtPath([p]))].join('/')}]`;
     const xk = this.xkey;
     if (!xk) return s + hex.encode(this.fixed as Uint8Array);
     s += xk.hd.publicExtendedKey;
     for (const st of xk.steps) {
       if (st !== -1) s += `/${fmtPath([st])}`;
-      else if (branch !== undefined) s += `/${fmtPath([(xk.multipath as { values: number[] }).values[branch]])}`;
+      else if (branch !== undefined)
+        s += `/${fmtPath([(xk.multipath as { values: number[] }).values[branch]])}`;
       else s += `/<${(xk.multipath as { values: number[] }).values.map((v) => fmtPath([v])).join(';')}>`;
     }
     if (xk.range) s += xk.range === 'hardened' ? '/*h' : '/*';

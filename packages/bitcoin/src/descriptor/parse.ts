@@ -11,7 +11,7 @@ import { PositionedError } from '../miniscript/errors.ts';
 import { formatMiniscript } from '../miniscript/format.ts';
 import type { MsContext, MsNode } from '../miniscript/node.ts';
 import { OP } from '../miniscript/opcodes.ts';
-import { compareBytes, type LeafParser, hexLeaves, parseMiniscript } from '../miniscript/parse.ts';
+import { compareBytes, hexLeaves, type LeafParser, parseMiniscript } from '../miniscript/parse.ts';
 import { ScriptBuilder } from '../miniscript/script.ts';
 import { has, T } from '../miniscript/types.ts';
 import { descriptorChecksum, invalidCharPosition } from './checksum.ts';
@@ -102,7 +102,8 @@ class DescParser {
   expr(pos: number, end: number, where: Where, depth: number): DescNode {
     const s = this.s;
     const open = s.indexOf('(', pos);
-    if (open < 0 || open >= end) fail(pos, `expected a descriptor function, got '${s.slice(pos, Math.min(end, pos + 20))}'`);
+    if (open < 0 || open >= end)
+      fail(pos, `expected a descriptor function, got '${s.slice(pos, Math.min(end, pos + 20))}'`);
     const name = s.slice(pos, open);
     const close = matchClose(s, open);
     if (close < 0 || close >= end) fail(open, "missing ')'");
@@ -119,14 +120,16 @@ class DescParser {
         return { t: 'sh', inner };
       }
       case 'wsh': {
-        if (where !== 'top' && where !== 'sh') fail(pos, 'wsh() is only allowed at the top level or inside sh()');
+        if (where !== 'top' && where !== 'sh')
+          fail(pos, 'wsh() is only allowed at the top level or inside sh()');
         const inner = this.expr(argPos, close, 'wsh', depth + 1);
         const size = innerScriptSize(inner);
         if (size > 3600) fail(pos, `P2WSH script is too large, ${size} bytes is larger than 3600 bytes`);
         return { t: 'wsh', inner };
       }
       case 'wpkh': {
-        if (where !== 'top' && where !== 'sh') fail(pos, 'wpkh() is only allowed at the top level or inside sh()');
+        if (where !== 'top' && where !== 'sh')
+          fail(pos, 'wpkh() is only allowed at the top level or inside sh()');
         return { t: 'wpkh', key: this.key(body, argPos, 'segwit') };
       }
       case 'combo':
@@ -151,15 +154,18 @@ class DescParser {
       case 'sortedmulti_a': {
         const tap = name === 'sortedmulti_a';
         if (tap && where !== 'tap') fail(pos, 'sortedmulti_a() is only allowed in tr() leaves');
-        if (!tap && where === 'tap') fail(pos, 'sortedmulti() is not allowed in tapscript (use sortedmulti_a)');
+        if (!tap && where === 'tap')
+          fail(pos, 'sortedmulti() is not allowed in tapscript (use sortedmulti_a)');
         const a = args();
         if (!/^[0-9]{1,4}$/.test(a[0].text)) fail(a[0].pos, `threshold '${a[0].text}' is not a number`);
         const k = Number(a[0].text);
-        const ctx: KeyContext = where === 'tap' ? 'tap' : where === 'wsh' ? 'segwit' : where === 'sh' ? 'p2sh' : 'top';
+        const ctx: KeyContext =
+          where === 'tap' ? 'tap' : where === 'wsh' ? 'segwit' : where === 'sh' ? 'p2sh' : 'top';
         const keys = a.slice(1).map((x) => this.key(x.text, x.pos, ctx));
         if (keys.length === 0) fail(argPos, `${name}() needs keys`);
         if (k < 1 || k > keys.length) fail(a[0].pos, `threshold ${k} out of range 1..${keys.length}`);
-        if (!tap && keys.length > (where === 'top' ? 3 : 20)) fail(pos, `${name}() takes at most ${where === 'top' ? 3 : 20} keys here`);
+        if (!tap && keys.length > (where === 'top' ? 3 : 20))
+          fail(pos, `${name}() takes at most ${where === 'top' ? 3 : 20} keys here`);
         if (tap && keys.length > 999) fail(pos, 'sortedmulti_a() takes at most 999 keys');
         return { t: 'sorted', k, keys, tap };
       }
@@ -173,7 +179,11 @@ class DescParser {
     const bare = name.replace(/^[a-z]+:/, '');
     if (where === 'top' && !['pk', 'pkh', 'multi'].includes(name))
       fail(pos, `'${name}' is not a valid descriptor function`);
-    const keyCtx: KeyContext = where === 'tap' ? 'tap' : where === 'wsh' ? 'segwit' : where === 'sh' ? 'p2sh' : 'top';
+    // Core (and BIP 379) allow miniscript only inside wsh() and tr(); sh() takes the BIP-381 forms.
+    if (where === 'sh' && !['pk', 'pkh', 'multi'].includes(name))
+      fail(pos, 'miniscript expressions can only be used in wsh() or tr()');
+    const keyCtx: KeyContext =
+      where === 'tap' ? 'tap' : where === 'wsh' ? 'segwit' : where === 'sh' ? 'p2sh' : 'top';
     const keys: KeyExpr[] = [];
     const leaves: LeafParser = {
       ...hexLeaves,
@@ -185,12 +195,14 @@ class DescParser {
     };
     void bare;
     const ms = parseMiniscript(this.s.slice(pos, end), ctx, { leaves, base: pos });
-    if (where === 'top' && name === 'multi' && keys.length > 3) fail(pos, 'bare multi() takes at most 3 keys');
+    if (where === 'top' && name === 'multi' && keys.length > 3)
+      fail(pos, 'bare multi() takes at most 3 keys');
     if (where !== 'top') {
       // Descriptors only accept sane miniscript (Core's IsSane).
       if (!has(ms.type, T('m'))) fail(pos, 'miniscript is not sane: malleable witnesses exist');
       if (!has(ms.type, T('s'))) fail(pos, 'miniscript is not sane: witnesses without signature exist');
-      if (!has(ms.type, T('k'))) fail(pos, 'miniscript is not sane: contains mixes of timelocks expressed in blocks and seconds');
+      if (!has(ms.type, T('k')))
+        fail(pos, 'miniscript is not sane: contains mixes of timelocks expressed in blocks and seconds');
       const seen = new Set<string>();
       for (const k of keys) {
         const id = k.toString();
@@ -261,7 +273,13 @@ function p2wpkh(key: Uint8Array): Uint8Array {
   return new ScriptBuilder().op(OP.OP_0).push(hash160(key)).bytes();
 }
 function p2pkh(key: Uint8Array): Uint8Array {
-  return new ScriptBuilder().op(OP.OP_DUP).op(OP.OP_HASH160).push(hash160(key)).op(OP.OP_EQUALVERIFY).op(OP.OP_CHECKSIG).bytes();
+  return new ScriptBuilder()
+    .op(OP.OP_DUP)
+    .op(OP.OP_HASH160)
+    .push(hash160(key))
+    .op(OP.OP_EQUALVERIFY)
+    .op(OP.OP_CHECKSIG)
+    .bytes();
 }
 
 function substKeys(n: MsNode, derived: Uint8Array[]): MsNode {
@@ -311,7 +329,8 @@ export class Descriptor {
 
   /** scriptPubKeys at derivation index (ignored when not ranged); combo() gives several. */
   scriptPubKeys(index = 0, branch = 0): Uint8Array[] {
-    if (branch < 0 || branch >= this.multipathCount) throw new RangeError(`multipath branch ${branch} out of range`);
+    if (branch < 0 || branch >= this.multipathCount)
+      throw new RangeError(`multipath branch ${branch} out of range`);
     return spks(this.root, index, branch);
   }
 
@@ -369,7 +388,9 @@ function leafScript(n: DescNode, i: number, b: number): Uint8Array {
     const keys = n.keys.map((k) => (n.tap ? xonly(k.derive(i, b)) : k.derive(i, b))).sort(compareBytes);
     const sb = new ScriptBuilder();
     if (n.tap) {
-      keys.forEach((k, j) => sb.push(k).op(j ? OP.OP_CHECKSIGADD : OP.OP_CHECKSIG));
+      keys.forEach((k, j) => {
+        sb.push(k).op(j ? OP.OP_CHECKSIGADD : OP.OP_CHECKSIG);
+      });
       return sb.num(n.k).op(OP.OP_NUMEQUAL).bytes();
     }
     sb.num(n.k);
@@ -402,10 +423,20 @@ function spks(n: DescNode, i: number, b: number): Uint8Array[] {
       return [p2wsh(leafScript(n.inner, i, b))];
     case 'tr': {
       const p = xonly(n.internal.derive(i, b));
-      return [new ScriptBuilder().op(OP.OP_1).push(tweakXOnly(p, n.tree ? merkleRoot(n.tree, i, b) : undefined)).bytes()];
+      return [
+        new ScriptBuilder()
+          .op(OP.OP_1)
+          .push(tweakXOnly(p, n.tree ? merkleRoot(n.tree, i, b) : undefined))
+          .bytes(),
+      ];
     }
     case 'rawtr':
-      return [new ScriptBuilder().op(OP.OP_1).push(xonly(n.key.derive(i, b))).bytes()];
+      return [
+        new ScriptBuilder()
+          .op(OP.OP_1)
+          .push(xonly(n.key.derive(i, b)))
+          .bytes(),
+      ];
     case 'addr':
     case 'raw':
       return [n.script];
@@ -422,7 +453,8 @@ export interface ParseDescriptorOptions {
 
 /** Parses a descriptor; errors are PositionedError with the character position of the fault. */
 export function parseDescriptor(text: string, opts: ParseDescriptorOptions = {}): Descriptor {
-  if (text.length > MAX_DESCRIPTOR_LENGTH) fail(MAX_DESCRIPTOR_LENGTH, `descriptor longer than ${MAX_DESCRIPTOR_LENGTH} characters`);
+  if (text.length > MAX_DESCRIPTOR_LENGTH)
+    fail(MAX_DESCRIPTOR_LENGTH, `descriptor longer than ${MAX_DESCRIPTOR_LENGTH} characters`);
   const hash = text.indexOf('#');
   let body = text;
   if (hash >= 0) {
@@ -456,5 +488,9 @@ export function assertWatchOnly(d: Descriptor): void {
       'descriptor contains a private key; a node must never receive private keys',
     );
   if (d.needsPrivateDerivation)
-    throw new PositionedError('descriptor', d.keys.find((k) => k.needsPrivate)?.pos ?? 0, 'hardened derivation after an xpub needs the private key');
+    throw new PositionedError(
+      'descriptor',
+      d.keys.find((k) => k.needsPrivate)?.pos ?? 0,
+      'hardened derivation after an xpub needs the private key',
+    );
 }

@@ -28,7 +28,9 @@ export function tapBranchHash(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 /** x-only output key Q = P + H_TapTweak(P || root)·G. */
 export function tweakXOnly(internal: Uint8Array, merkleRoot?: Uint8Array): Uint8Array {
-  const t = bytesToNumberBE(merkleRoot ? taggedHash('TapTweak', internal, merkleRoot) : taggedHash('TapTweak', internal));
+  const t = bytesToNumberBE(
+    merkleRoot ? taggedHash('TapTweak', internal, merkleRoot) : taggedHash('TapTweak', internal),
+  );
   if (t >= N) throw new Error('taproot tweak out of range');
   const P = lift_x(bytesToNumberBE(internal));
   const Q = t === 0n ? P : P.add(secp256k1.Point.BASE.multiply(t));

@@ -45,8 +45,18 @@ function emit(n: MsNode, b: ScriptBuilder): void {
     case 'hash256':
     case 'ripemd160':
     case 'hash160': {
-      const op = { sha256: OP.OP_SHA256, hash256: OP.OP_HASH256, ripemd160: OP.OP_RIPEMD160, hash160: OP.OP_HASH160 }[n.frag];
-      b.op(OP.OP_SIZE).num(32).op(OP.OP_EQUALVERIFY).op(op).push(n.data as Uint8Array).op(OP.OP_EQUAL);
+      const op = {
+        sha256: OP.OP_SHA256,
+        hash256: OP.OP_HASH256,
+        ripemd160: OP.OP_RIPEMD160,
+        hash160: OP.OP_HASH160,
+      }[n.frag];
+      b.op(OP.OP_SIZE)
+        .num(32)
+        .op(OP.OP_EQUALVERIFY)
+        .op(op)
+        .push(n.data as Uint8Array)
+        .op(OP.OP_EQUAL);
       return;
     }
     case 'multi':

@@ -43,7 +43,10 @@ function decompose(script: Uint8Array): Tok[] | null {
       // x OP_VERIFY where x has a VERIFY form is not what miniscript emits.
       if (
         out[out.length - 1].data === undefined &&
-        (prev === OP.OP_EQUAL || prev === OP.OP_CHECKSIG || prev === OP.OP_CHECKMULTISIG || prev === OP.OP_NUMEQUAL)
+        (prev === OP.OP_EQUAL ||
+          prev === OP.OP_CHECKSIG ||
+          prev === OP.OP_CHECKMULTISIG ||
+          prev === OP.OP_NUMEQUAL)
       )
         return null;
     }
@@ -57,7 +60,7 @@ function num(t: Tok | undefined): number | null {
   return opNumber({ op: t.op, data: t.data, offset: 0 });
 }
 
-const enum D {
+enum D {
   SINGLE_BKV,
   BKV,
   W,
@@ -321,14 +324,16 @@ export function liftMiniscript(script: Uint8Array, ctx: MsContext): MsNode | nul
         // The left child was read last, so it is on top.
         const left = pop();
         const right = pop();
-        const f = ({
-          [D.AND_V]: 'and_v',
-          [D.AND_B]: 'and_b',
-          [D.OR_B]: 'or_b',
-          [D.OR_C]: 'or_c',
-          [D.OR_D]: 'or_d',
-          [D.OR_I]: 'or_i',
-        } as Record<number, Fragment>)[dc];
+        const f = (
+          {
+            [D.AND_V]: 'and_v',
+            [D.AND_B]: 'and_b',
+            [D.OR_B]: 'or_b',
+            [D.OR_C]: 'or_c',
+            [D.OR_D]: 'or_d',
+            [D.OR_I]: 'or_i',
+          } as Record<number, Fragment>
+        )[dc];
         built.push(mk(f, [left, right]));
         break;
       }

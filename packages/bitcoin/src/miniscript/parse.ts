@@ -23,12 +23,19 @@ export interface LeafParser {
 const HEX_RE = /^[0-9a-fA-F]*$/;
 
 export function parseHexKey(text: string, pos: number, ctx: MsContext): Uint8Array {
-  if (!HEX_RE.test(text) || text.length % 2) throw new PositionedError('miniscript', pos, `key '${text}' is not hex`);
+  if (!HEX_RE.test(text) || text.length % 2)
+    throw new PositionedError('miniscript', pos, `key '${text}' is not hex`);
   const b = hex.decode(text.toLowerCase());
   if (ctx === 'tapscript') {
-    if (b.length !== 32) throw new PositionedError('miniscript', pos, `tapscript key must be 32-byte x-only, got ${b.length} bytes`);
+    if (b.length !== 32)
+      throw new PositionedError(
+        'miniscript',
+        pos,
+        `tapscript key must be 32-byte x-only, got ${b.length} bytes`,
+      );
   } else if (b.length === 33) {
-    if (b[0] !== 2 && b[0] !== 3) throw new PositionedError('miniscript', pos, 'compressed key must start 02 or 03');
+    if (b[0] !== 2 && b[0] !== 3)
+      throw new PositionedError('miniscript', pos, 'compressed key must start 02 or 03');
   } else if (b.length === 65 && ctx === 'p2sh') {
     if (b[0] !== 4) throw new PositionedError('miniscript', pos, 'uncompressed key must start 04');
   } else {
@@ -38,7 +45,8 @@ export function parseHexKey(text: string, pos: number, ctx: MsContext): Uint8Arr
 }
 
 export function parseDecimal(text: string, pos: number, what: string): number {
-  if (!/^[0-9]{1,10}$/.test(text)) throw new PositionedError('miniscript', pos, `${what} '${text}' is not a number`);
+  if (!/^[0-9]{1,10}$/.test(text))
+    throw new PositionedError('miniscript', pos, `${what} '${text}' is not a number`);
   return Number(text);
 }
 
@@ -87,7 +95,8 @@ class Parser {
   }
 
   expect(c: string): void {
-    if (this.s[this.i] !== c) this.fail(this.i, `expected '${c}', got ${this.s[this.i] ? `'${this.s[this.i]}'` : 'end of input'}`);
+    if (this.s[this.i] !== c)
+      this.fail(this.i, `expected '${c}', got ${this.s[this.i] ? `'${this.s[this.i]}'` : 'end of input'}`);
     this.i++;
   }
 
@@ -97,7 +106,7 @@ class Parser {
     let depth = 0;
     while (this.i < this.s.length) {
       const c = this.s[this.i];
-      if (c === '(' ) depth++;
+      if (c === '(') depth++;
       else if (c === ')') {
         if (depth === 0) break;
         depth--;
@@ -120,7 +129,11 @@ class Parser {
     if (depth > MAX_DEPTH) this.fail(this.i, `nesting deeper than ${MAX_DEPTH}`);
     const start = this.i;
     let m = /^[a-z0-9_]+/.exec(this.s.slice(this.i, this.i + 64));
-    if (!m) this.fail(this.i, `expected a miniscript fragment, got ${this.s[this.i] ? `'${this.s[this.i]}'` : 'end of input'}`);
+    if (!m)
+      this.fail(
+        this.i,
+        `expected a miniscript fragment, got ${this.s[this.i] ? `'${this.s[this.i]}'` : 'end of input'}`,
+      );
     let name = m[0];
     this.i += name.length;
     let wrappers = '';
@@ -141,8 +154,10 @@ class Parser {
       const wp = this.base + start + w;
       const c = wrappers[w];
       if (c === 't') node = makeNode('and_v', [node, this.leafConst('just_1', wp)], this.ctx, { pos: wp });
-      else if (c === 'l') node = makeNode('or_i', [this.leafConst('just_0', wp), node], this.ctx, { pos: wp });
-      else if (c === 'u') node = makeNode('or_i', [node, this.leafConst('just_0', wp)], this.ctx, { pos: wp });
+      else if (c === 'l')
+        node = makeNode('or_i', [this.leafConst('just_0', wp), node], this.ctx, { pos: wp });
+      else if (c === 'u')
+        node = makeNode('or_i', [node, this.leafConst('just_0', wp)], this.ctx, { pos: wp });
       else node = makeNode(c as Fragment, [node], this.ctx, { pos: wp });
       this.check(node);
     }
@@ -163,7 +178,8 @@ class Parser {
       }
       break;
     }
-    if (count !== 'many' && out.length !== count) this.fail(this.i, `expected ${count} arguments, got ${out.length}`);
+    if (count !== 'many' && out.length !== count)
+      this.fail(this.i, `expected ${count} arguments, got ${out.length}`);
     return out;
   }
 
@@ -181,7 +197,10 @@ class Parser {
       case 'pkh': {
         const a = this.arg();
         const key = L.key(a.text, a.pos, ctx);
-        const inner = makeNode(name === 'pk' || name === 'pk_k' ? 'pk_k' : 'pk_h', [], ctx, { keys: [key], pos });
+        const inner = makeNode(name === 'pk' || name === 'pk_k' ? 'pk_k' : 'pk_h', [], ctx, {
+          keys: [key],
+          pos,
+        });
         node = name === 'pk' || name === 'pkh' ? makeNode('c', [inner], ctx, { pos }) : inner;
         break;
       }
@@ -189,7 +208,8 @@ class Parser {
       case 'after': {
         const a = this.arg();
         const n = L.num(a.text, a.pos, name);
-        if (n < 1 || n > 0x7fffffff) throw new PositionedError('miniscript', a.pos, `${name}() value must be in 1..2^31-1`);
+        if (n < 1 || n > 0x7fffffff)
+          throw new PositionedError('miniscript', a.pos, `${name}() value must be in 1..2^31-1`);
         node = makeNode(name, [], ctx, { k: n, pos });
         break;
       }
@@ -216,12 +236,16 @@ class Parser {
           keys.push(L.key(a.text, a.pos, ctx));
         }
         if (name.startsWith('sorted')) keys.sort(compareBytes);
-        if (base === 'multi' && ctx === 'tapscript') this.fail(pos - this.base, 'multi() is not allowed in tapscript (use multi_a)');
-        if (base === 'multi_a' && ctx !== 'tapscript') this.fail(pos - this.base, 'multi_a() is only allowed in tapscript');
+        if (base === 'multi' && ctx === 'tapscript')
+          this.fail(pos - this.base, 'multi() is not allowed in tapscript (use multi_a)');
+        if (base === 'multi_a' && ctx !== 'tapscript')
+          this.fail(pos - this.base, 'multi_a() is only allowed in tapscript');
         if (keys.length === 0) this.fail(this.i, `${name}() needs at least one key`);
-        if (k < 1 || k > keys.length) throw new PositionedError('miniscript', ka.pos, `threshold ${k} out of range 1..${keys.length}`);
+        if (k < 1 || k > keys.length)
+          throw new PositionedError('miniscript', ka.pos, `threshold ${k} out of range 1..${keys.length}`);
         if (base === 'multi' && keys.length > 20) this.fail(pos - this.base, 'multi() takes at most 20 keys');
-        if (base === 'multi_a' && keys.length > 999) this.fail(pos - this.base, 'multi_a() takes at most 999 keys');
+        if (base === 'multi_a' && keys.length > 999)
+          this.fail(pos - this.base, 'multi_a() takes at most 999 keys');
         node = makeNode(base, [], ctx, { k, keys, pos });
         break;
       }
@@ -251,7 +275,8 @@ class Parser {
         if (this.s[this.i] !== ',') this.fail(this.i, 'thresh() needs sub-expressions');
         this.i++;
         const subs = this.subExprs(depth, 'many');
-        if (k < 1 || k > subs.length) throw new PositionedError('miniscript', ka.pos, `threshold ${k} out of range 1..${subs.length}`);
+        if (k < 1 || k > subs.length)
+          throw new PositionedError('miniscript', ka.pos, `threshold ${k} out of range 1..${subs.length}`);
         node = makeNode('thresh', subs, ctx, { k, pos });
         break;
       }
@@ -280,7 +305,8 @@ export interface ParseOptions {
 /** Parses and type-checks a miniscript expression in the given context. */
 export function parseMiniscript(text: string, ctx: MsContext, opts: ParseOptions = {}): MsNode {
   const base = opts.base ?? 0;
-  if (text.length > MAX_TEXT) throw new PositionedError('miniscript', base, `expression longer than ${MAX_TEXT} characters`);
+  if (text.length > MAX_TEXT)
+    throw new PositionedError('miniscript', base, `expression longer than ${MAX_TEXT} characters`);
   const p = new Parser(text, ctx, opts.leaves ?? hexLeaves, base);
   const node = p.expr(0);
   if (p.i !== text.length) p.fail(p.i, `unexpected '${text[p.i]}' after expression`);

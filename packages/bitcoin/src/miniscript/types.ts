@@ -123,7 +123,8 @@ export function computeType(
       t = iff(has(x, T('B')), T('V')) | (x & GHIJK) | (x & T('zonms')) | T('fx');
       break;
     case 'j':
-      t = iff(has(x, T('Bn')), T('B')) | iff(has(x, T('f')), T('e')) | (x & GHIJK) | (x & T('oums')) | T('ndx');
+      t =
+        iff(has(x, T('Bn')), T('B')) | iff(has(x, T('f')), T('e')) | (x & GHIJK) | (x & T('oums')) | T('ndx');
       break;
     case 'n':
       t = (x & GHIJK) | (x & T('Bzondfems')) | T('ux');
