@@ -156,18 +156,26 @@ describe('pub/sub', () => {
     good.writeBigUInt64LE(1n, 0);
     good.writeUInt32LE(7, 8);
     good.writeUInt16LE(0x0200, 12);
-    const next = it.next();
+    // Warm up with good notifications until the subscription is live.
+    const first = it.next();
     let r: IteratorResult<Notification<T>> | undefined;
     while (!r) {
-      await raw.send(['t', Buffer.from([1, 2, 3])]); // short
-      await raw.send(['t', Buffer.concat([good.subarray(0, 12), Buffer.from([0x99, 0x09])])]); // unknown type
-      await raw.send(['t', Buffer.concat([good, Buffer.from([0])])]); // trailing byte
-      await raw.send(['t']); // one frame
       await raw.send(['t', good]);
-      r = await Promise.race([next, sleep(10).then(() => undefined)]);
+      r = await Promise.race([first, sleep(10).then(() => undefined)]);
     }
-    assert.equal(r.value.body.height, 0);
-    assert.ok(sub.stats.malformed >= 4);
+    const before = sub.stats.malformed;
+    await raw.send(['t', Buffer.from([1, 2, 3])]); // short
+    await raw.send(['t', Buffer.concat([good.subarray(0, 12), Buffer.from([0x99, 0x09])])]); // unknown type
+    await raw.send(['t', Buffer.concat([good, Buffer.from([0])])]); // trailing byte
+    await raw.send(['t']); // one frame
+    await raw.send([Buffer.from([0xff]), good]); // topic not UTF-8
+    good.writeBigUInt64LE(2n, 0);
+    await raw.send(['t', good]);
+    // Order is kept on one connection: the good one after the bad ones proves each was dropped.
+    let n = await it.next();
+    while (n.value.seq !== 2n) n = await it.next();
+    assert.equal(n.value.body.height, 0);
+    assert.equal(sub.stats.malformed - before, 5);
     assert.equal(bad.length, sub.stats.malformed);
     sub.close();
     raw.close();

@@ -166,6 +166,18 @@ describe('schema', () => {
     assert.deepEqual(testSchema.typeIds, [0x0100, 0x0101, 0x0102, 0x0103, 0x0200]);
   });
 
+  it('types bodies and replies from the table', () => {
+    type Echo = BodyOf<typeof testSchema.table, 'echo'>;
+    const ok: Echo = { n: 1, data: new Uint8Array() }; // `note` is optional
+    // @ts-expect-error n must be a number
+    const badType: Echo = { n: 'x', data: new Uint8Array() };
+    // @ts-expect-error data is required
+    const missing: Echo = { n: 1 };
+    // @ts-expect-error block is a notification: it has no reply type
+    const noReply: ReplyOf<typeof testSchema.table, 'block'> = {};
+    assert.ok(ok && badType && missing && noReply !== undefined);
+  });
+
   it('prints markdown docs and CLI help from the table', () => {
     const md = schemaMarkdown(testSchema);
     assert.match(md, /^# testd messages \(schema version 3\)/);

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { ValueError } from '@lnpbp/bitcoin/errors';
 import * as zmq from 'zeromq';
 import { registerZapDomain } from '../auth/zap.ts';
 import { type Logger, silentLogger } from '../daemon/log.ts';

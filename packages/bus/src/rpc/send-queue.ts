@@ -6,19 +6,19 @@ import type * as zmq from 'zeromq';
  * An entry can be dropped before it is sent (a request that timed out while the peer was away).
  */
 export interface QueuedSend {
-  readonly frames: Array<Buffer | Uint8Array | string>;
+  readonly frames: Buffer | Array<Buffer | Uint8Array | string>;
   dropped?: boolean;
   /** Set once handed to ZeroMQ. */
   sent?: boolean;
 }
 
 export class SendQueue {
-  private readonly queue: QueuedSend[] = [];
+  private queue: QueuedSend[] = [];
   private head = 0;
   private pumping: Promise<void> | undefined;
 
   constructor(
-    private readonly socket: zmq.Writable & zmq.Socket,
+    private readonly socket: zmq.Writable,
     private readonly onError: (e: unknown) => void,
   ) {}
 
@@ -42,19 +42,19 @@ export class SendQueue {
     try {
       while (this.head < this.queue.length) {
         const entry = this.queue[this.head++];
-        if (this.head > 1024 && this.head * 2 > this.queue.length) {
-          this.queue.splice(0, this.head);
-          this.head = 0;
-        }
-        if (entry.dropped || this.socket.closed) continue;
+        if (entry.dropped) continue;
         entry.sent = true;
         try {
           await this.socket.send(entry.frames);
         } catch (e) {
+          // A closed socket or a peer-less ROUTER: the reply has nowhere to go.
           this.onError(e);
         }
       }
     } finally {
+      // Drained: start a fresh array rather than letting a long-lived one grow.
+      this.queue = [];
+      this.head = 0;
       this.pumping = undefined;
     }
   }

@@ -82,6 +82,10 @@ export interface RpcServerStats {
   inFlight: number;
 }
 
+interface InFlight {
+  ac: AbortController | undefined;
+}
+
 interface Listener {
   readonly socket: zmq.Router;
   readonly sender: SendQueue;
@@ -108,8 +112,8 @@ export class RpcServer<D extends MessageTable> {
     inFlight: 0,
   };
   private readonly listeners: Listener[] = [];
-  private readonly inFlight = new Map<string, AbortController>();
-  private readonly running = new Set<Promise<void>>();
+  private readonly inFlight = new Map<string, InFlight>();
+  private drained: (() => void) | undefined;
   private readonly startedAt = Date.now();
   private readonly log: Logger;
   private readonly maxFrameSize: number;
@@ -250,11 +254,12 @@ export class RpcServer<D extends MessageTable> {
       return;
     }
     if (decoded.role === 'notification' && builtin && decoded.name === 'cancel') {
-      const key = `${routing.toString('hex')}:${decoded.body.requestId}`;
-      const ac = this.inFlight.get(key);
-      if (ac) {
+      const key = `${routing.toString('latin1')}:${decoded.body.requestId}`;
+      const state = this.inFlight.get(key);
+      if (state) {
         this.stats.cancelled++;
-        ac.abort(new BusError('cancelled', 'cancelled by client'));
+        state.ac ??= new AbortController();
+        state.ac.abort(new BusError('cancelled', 'cancelled by client'));
       }
       return;
     }
@@ -307,42 +312,65 @@ export class RpcServer<D extends MessageTable> {
     handler: (b: unknown, c: RequestContext) => unknown,
     body: unknown,
   ): void {
-    const peer = routing.toString('hex');
-    const key = `${peer}:${requestId}`;
-    const ac = new AbortController();
-    this.inFlight.set(key, ac);
+    // The AbortController and the hex peer id are made only when a handler asks for them
+    // (or a cancel arrives): most requests never need either.
+    const key = `${routing.toString('latin1')}:${requestId}`;
+    const state: InFlight = { ac: undefined };
+    this.inFlight.set(key, state);
     this.stats.inFlight++;
-    const ctx: RequestContext = { signal: ac.signal, requestId, peer, log: this.log };
-    const p = (async () => {
+    const log = this.log;
+    const ctx: RequestContext = {
+      get signal() {
+        state.ac ??= new AbortController();
+        return state.ac.signal;
+      },
+      requestId,
+      get peer() {
+        return routing.toString('hex');
+      },
+      log,
+    };
+    const aborted = () => state.ac?.signal.aborted === true;
+    const done = () => {
+      this.inFlight.delete(key);
+      if (--this.stats.inFlight === 0 && this.drained) this.drained();
+    };
+    const ok = (reply: unknown) => {
+      done();
+      if (aborted()) return;
+      let bytes: Uint8Array;
       try {
-        const reply = await handler(body, ctx);
-        if (ac.signal.aborted) return;
-        let bytes: Uint8Array;
-        try {
-          bytes = schema.encodeReply(name as never, reply as never);
-        } catch (e) {
-          throw new Error(
-            `handler ${name} returned a reply that does not fit its schema: ${(e as Error).message}`,
-          );
-        }
-        this.send(l, routing, rpcFrame(requestId, typeId | REPLY_FLAG, bytes));
+        bytes = schema.encodeReply(name as never, reply as never);
       } catch (e) {
-        if (ac.signal.aborted) return;
-        if (e instanceof RpcError) {
-          this.count(e.codeName);
-          this.sendError(l, routing, requestId, e.code, e.message);
-        } else {
-          this.count('internal');
-          this.log.error('handler failed', { request: name, error: e, stack: (e as Error)?.stack });
-          this.sendError(l, routing, requestId, ErrorCode.internal, `${name}: internal error`);
-        }
-      } finally {
-        this.inFlight.delete(key);
-        this.stats.inFlight--;
+        fail(
+          new Error(`handler ${name} returned a reply that does not fit its schema: ${(e as Error).message}`),
+          false,
+        );
+        return;
       }
-    })();
-    this.running.add(p);
-    void p.finally(() => this.running.delete(p));
+      this.send(l, routing, rpcFrame(requestId, typeId | REPLY_FLAG, bytes));
+    };
+    const fail = (e: unknown, first = true) => {
+      if (first) done();
+      if (aborted()) return;
+      if (e instanceof RpcError) {
+        this.count(e.codeName);
+        this.sendError(l, routing, requestId, e.code, e.message);
+      } else {
+        this.count('internal');
+        this.log.error('handler failed', { request: name, error: e, stack: (e as Error)?.stack });
+        this.sendError(l, routing, requestId, ErrorCode.internal, `${name}: internal error`);
+      }
+    };
+    let result: unknown;
+    try {
+      result = handler(body, ctx);
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    if (result instanceof Promise) result.then(ok, fail);
+    else ok(result);
   }
 
   private count(codeName: string): void {
@@ -404,17 +432,18 @@ export class RpcServer<D extends MessageTable> {
   async close(drainMs = 2000): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    if (this.running.size > 0) {
+    if (this.stats.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.running]),
-        new Promise((r) => {
-          timer = setTimeout(r, drainMs);
-        }),
-      ]);
+      await new Promise<void>((r) => {
+        this.drained = r;
+        timer = setTimeout(r, drainMs);
+      });
       clearTimeout(timer);
     }
-    for (const ac of this.inFlight.values()) ac.abort(new BusError('closed', 'server shutting down'));
+    for (const state of this.inFlight.values()) {
+      state.ac ??= new AbortController();
+      state.ac.abort(new BusError('closed', 'server shutting down'));
+    }
     for (const l of this.listeners) await l.sender.flush();
     this.closeSockets();
     await Promise.allSettled(this.loops);
