@@ -18,7 +18,7 @@ export function headerHash(raw: Uint8Array): Uint8Array {
  * objects: the indexer parses (and checks the merkle root); this only keeps a peer's garbage
  * from reaching it. Throws DecodeError, or a plain Error for a hash mismatch.
  */
-export function checkBlock(raw: Uint8Array, expected: Uint8Array): void {
+export function checkBlock(raw: Uint8Array, expected: Uint8Array, opts: { merkleRoot?: boolean } = {}): void {
   if (raw.length > MAX_BLOCK_SIZE) {
     throw new DecodeError('oversized', 'block', 0, `${raw.length} bytes > ${MAX_BLOCK_SIZE}`);
   }
@@ -34,6 +34,26 @@ export function checkBlock(raw: Uint8Array, expected: Uint8Array): void {
   if (n === 0) throw new DecodeError('invalid-value', 'block.txCount', HEADER_SIZE, 'a block has a coinbase');
   for (let i = 0; i < n; i++) skipTx(r, `block.tx[${i}]`);
   r.expectEnd('block');
+  if (opts.merkleRoot && !equalBytes(merkleRoot(blockTxids(raw)), raw.subarray(36, 68))) {
+    throw new Error('transactions do not hash to the merkle root in the header');
+  }
+}
+
+/** Bitcoin's merkle root over txids (internal order), duplicating the last of an odd level. */
+export function merkleRoot(ids: Uint8Array[]): Uint8Array {
+  let level = ids;
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const right = level[i + 1] ?? level[i];
+      const pair = new Uint8Array(64);
+      pair.set(level[i], 0);
+      pair.set(right, 32);
+      next.push(sha256d(pair));
+    }
+    level = next;
+  }
+  return level[0];
 }
 
 /** Walks one transaction (with or without BIP144 witness) and leaves `r` after it. */

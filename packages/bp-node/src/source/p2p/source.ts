@@ -45,6 +45,11 @@ export interface P2PSourceOptions {
    * inbound peers about every 5 s), so the default is 7 s.
    */
   mempoolSettleMs?: number;
+  /**
+   * Also check each block's merkle root (default false: the indexer does, and hashing every tx
+   * twice halves throughput). Header hash and exact framing are always checked.
+   */
+  checkMerkleRoot?: boolean;
   /** broadcast: how long to wait for the peer to ask for the tx we announced (default 10 s). */
   broadcastTimeoutMs?: number;
 }
@@ -105,6 +110,7 @@ export class P2PSource extends EventEmitter implements ChainSource {
       maxPayload: 0x02000000,
       mempoolSettleMs: 7_000,
       broadcastTimeoutMs: 10_000,
+      checkMerkleRoot: false,
       ...options,
     };
     this.where = `p2p ${options.host}:${options.port}`;
@@ -482,7 +488,7 @@ export class P2PSource extends EventEmitter implements ChainSource {
       return;
     }
     try {
-      checkBlock(raw, hash);
+      checkBlock(raw, hash, { merkleRoot: this.opts.checkMerkleRoot });
     } catch (e) {
       throw new SourceError(this.where, 'bad-block', `block ${toHexReversed(hash)}: ${(e as Error).message}`);
     }

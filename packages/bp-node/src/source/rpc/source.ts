@@ -28,6 +28,8 @@ export interface RpcSourceOptions {
   backoffMinMs?: number;
   backoffMaxMs?: number;
   timeoutMs?: number;
+  /** Also check each block's merkle root (default false; the indexer does). */
+  checkMerkleRoot?: boolean;
 }
 
 /** Core's `chain` names (getblockchaininfo) per network; bcoin says 'main'/'test' too. */
@@ -182,7 +184,7 @@ export class RpcSource extends EventEmitter implements ChainSource {
       let raw: Uint8Array;
       try {
         raw = fromHex(hex, 'getblock');
-        checkBlock(raw, hash);
+        checkBlock(raw, hash, { merkleRoot: this.opts.checkMerkleRoot });
       } catch (e) {
         throw new SourceError(
           this.where,
@@ -240,7 +242,7 @@ export class RpcSource extends EventEmitter implements ChainSource {
     try {
       if (topic === 'rawblock') {
         const hash = headerHash(body);
-        checkBlock(body, hash);
+        checkBlock(body, hash, { merkleRoot: this.opts.checkMerkleRoot });
         this.recentBlocks.set(toHex(hash), body.slice());
         while (this.recentBlocks.size > 8)
           this.recentBlocks.delete(this.recentBlocks.keys().next().value as string);
