@@ -24,6 +24,8 @@ export interface ZapStats {
 
 let socket: zmq.Router | undefined;
 let loop: Promise<void> | undefined;
+/** Resolves once the handler is bound; every registration waits for it. */
+let ready: Promise<void> | undefined;
 const domains = new Map<string, ZapPolicy & { stats: ZapStats }>();
 let nextDomain = 1;
 
@@ -37,8 +39,29 @@ export async function registerZapDomain(
   if (!socket) {
     const s = new zmq.Router({ linger: 0 });
     socket = s;
-    await s.bind(ZAP_ENDPOINT);
-    loop = serve(s);
+    ready = (async () => {
+      // A handler closed a moment ago may still hold the inproc name: retry briefly.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await s.bind(ZAP_ENDPOINT);
+          break;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt >= 100) {
+            if (socket === s) socket = undefined;
+            s.close();
+            throw e;
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      loop = serve(s);
+    })();
+  }
+  try {
+    await ready;
+  } catch (e) {
+    domains.delete(domain);
+    throw e;
   }
   let released = false;
   return {
@@ -52,6 +75,7 @@ export async function registerZapDomain(
         socket.close();
         socket = undefined;
         loop = undefined;
+        ready = undefined;
       }
     },
   };
