@@ -1,0 +1,256 @@
+import { equalBytes, toHex } from '@lnpbp/bitcoin/bytes/hex';
+import { sha256 } from '@lnpbp/bitcoin/hash/index';
+import {
+  blockChecksum,
+  EXT_MAX_INDEX,
+  EXT_MIN_INDEX,
+  inputLo,
+  onchainHi,
+  outputLo,
+  readShortIdHi,
+  readShortIdLo,
+  txLo,
+  writeShortId,
+} from '@lnpbp/bitcoin/shortid/index';
+import type { Block } from '@lnpbp/bitcoin/tx/types';
+import { BlockRejected } from './errors.ts';
+import {
+  encodeBlockRow,
+  encodeTip,
+  encodeUtxo,
+  HISTORY_KEY,
+  META_BASE,
+  META_FILE_END,
+  META_TIP,
+  outpointKey,
+  SPEND_KEY,
+  TXID_KEY,
+  u32be,
+  u64be,
+} from './schema.ts';
+import type { Store } from './store.ts';
+import { UndoWriter } from './undo.ts';
+import { parseAndVerifyBlock } from './verify.ts';
+
+export interface ConnectResult {
+  height: number;
+  /** Internal byte order. */
+  hash: Uint8Array;
+  /** The parsed block (views into the raw bytes given), e.g. for the mempool. */
+  block: Block;
+  inputs: number;
+  outputs: number;
+}
+
+/** Core's IsUnspendable: OP_RETURN first, or longer than MAX_SCRIPT_SIZE. Never in the UTXO set. */
+export function isUnspendable(script: Uint8Array): boolean {
+  return (script.length > 0 && script[0] === 0x6a) || script.length > 10_000;
+}
+
+/** Where an input's spent output was found. */
+const EXTERNAL = 0;
+const INDEXED = 1;
+const SAME_BLOCK = 2;
+/** pos * 2^18 + vout: a number key for an output of this block (vout < 2^18, pos < 2^14). */
+const OUT_KEY = 262_144;
+
+const undo = new UndoWriter();
+
+/**
+ * Verifies `raw` as the block at `height` on top of the tip, then writes it: the block file
+ * record first (synced), then every table in one LMDB transaction. A block that fails any
+ * check throws BlockRejected before anything is written.
+ */
+export function connectBlock(s: Store, raw: Uint8Array, height: number): ConnectResult {
+  if (s.readOnly) throw new Error('index opened read-only');
+  const tip = s.tip();
+  if (tip !== null && height !== tip.height + 1) {
+    throw new BlockRejected('bad-height', height, `the tip is at ${tip.height}`);
+  }
+  const block = parseAndVerifyBlock(raw, height, tip?.hash ?? null);
+  const hash = block.header.hash();
+  const hi = onchainHi(height, blockChecksum(hash));
+  const base = s.base() ?? height;
+  const txs = block.txs;
+
+  // Pass 1: resolve every input to the output it spends, before writing anything.
+  let nIn = 0;
+  let nOut = 0;
+  for (let p = 0; p < txs.length; p++) {
+    if (p > 0) nIn += txs[p].inputs.length;
+    nOut += txs[p].outputs.length;
+  }
+  const kinds = new Uint8Array(nIn);
+  const fids = new Uint8Array(nIn * 8);
+  const spentHashes = new Uint8Array(nIn * 32);
+  const txPos = new Map<string, number>();
+  const spentOld = new Set<string>();
+  const spentHere = new Set<number>();
+  undo.reset();
+  let k = 0;
+  for (let p = 0; p < txs.length; p++) {
+    const tx = txs[p];
+    if (p > 0) {
+      for (let j = 0; j < tx.inputs.length; j++, k++) {
+        const inp = tx.inputs[j];
+        const q = txPos.get(toHex(inp.prevTxid));
+        if (q !== undefined) {
+          const src = txs[q];
+          if (inp.vout >= src.outputs.length) {
+            throw new BlockRejected(
+              'missing-input',
+              height,
+              `tx ${p} input ${j} spends ${q}:${inp.vout}, no such output`,
+            );
+          }
+          const key = q * OUT_KEY + inp.vout;
+          if (spentHere.has(key))
+            throw new BlockRejected('double-spend', height, `tx ${q}:${inp.vout} spent twice`);
+          spentHere.add(key);
+          const out = src.outputs[inp.vout];
+          writeShortId(fids, k * 8, hi, outputLo(q, inp.vout));
+          kinds[k] = SAME_BLOCK;
+          spentHashes.set(sha256(out.scriptPubKey), k * 32);
+          undo.spent(fids.subarray(k * 8, k * 8 + 8), out.value, out.scriptPubKey);
+          continue;
+        }
+        const found = findUnspent(s, inp.prevTxid, inp.vout, base > 0);
+        if (found === null || found === 'spent') {
+          if (found === null && base > 0) {
+            kinds[k] = EXTERNAL;
+            undo.external();
+            continue;
+          }
+          throw new BlockRejected(
+            'missing-input',
+            height,
+            `tx ${p} input ${j}: output ${toHex(Uint8Array.from(inp.prevTxid).reverse())}:${inp.vout} ${found === null ? 'is unknown' : 'is spent or does not exist'}`,
+          );
+        }
+        const idHex = toHex(found.id);
+        if (spentOld.has(idHex))
+          throw new BlockRejected('double-spend', height, `output ${idHex} spent twice`);
+        spentOld.add(idHex);
+        fids.set(found.id, k * 8);
+        kinds[k] = INDEXED;
+        const script = found.utxo.subarray(8);
+        spentHashes.set(sha256(script), k * 32);
+        const value = new DataView(found.utxo.buffer, found.utxo.byteOffset, 8).getBigUint64(0, true);
+        undo.spent(found.id, value, script);
+      }
+    }
+    const key = toHex(tx.txid());
+    if (txPos.has(key)) throw new BlockRejected('duplicate-tx', height, `txid ${key} twice in the block`);
+    txPos.set(key, p);
+  }
+
+  // The block file record: block | txids | undo, synced before the commit that refers to it.
+  const txids = new Uint8Array(32 * txs.length);
+  const txOffsets = new Uint32Array(txs.length);
+  for (let p = 0; p < txs.length; p++) {
+    txids.set(txs[p].txid(), 32 * p);
+    txOffsets[p] = txs[p].raw.byteOffset - block.raw.byteOffset;
+  }
+  const undoBytes = undo.bytes();
+  const offset = s.file.append([raw, txids, undoBytes]);
+  s.file.sync();
+  const row = encodeBlockRow({
+    header: block.header.raw,
+    offset,
+    blockSize: raw.length,
+    undoSize: undoBytes.length,
+    txCount: txs.length,
+    txOffsets,
+  });
+
+  try {
+    s.env.transactionSync(() => {
+      s.blocks.putSync(u32be(height), row, { append: true });
+      s.hashes.putSync(hash, u32be(height));
+      const v12 = new Uint8Array(12);
+      const v14 = new Uint8Array(14);
+      const id = new Uint8Array(8);
+      const late: [Uint8Array, Uint8Array][] = [];
+      k = 0;
+      for (let p = 0; p < txs.length; p++) {
+        const tx = txs[p];
+        const txid = tx.txid();
+        v12.set(txid.subarray(TXID_KEY, TXID_KEY + 4), 0);
+        writeShortId(v12, 4, hi, txLo(p));
+        s.txids.putSync(txid.subarray(0, TXID_KEY), v12);
+        if (p > 0) {
+          for (let j = 0; j < tx.inputs.length; j++, k++) {
+            writeShortId(id, 0, hi, inputLo(p, j));
+            if (kinds[k] === EXTERNAL) {
+              s.extspends.putSync(outpointKey(tx.inputs[j].prevTxid, tx.inputs[j].vout), id);
+              continue;
+            }
+            const fid = fids.subarray(k * 8, k * 8 + 8);
+            v14.set(fid.subarray(SPEND_KEY), 0);
+            v14.set(id, 6);
+            s.spends.putSync(fid.subarray(0, SPEND_KEY), v14);
+            const sh = spentHashes.subarray(k * 32, k * 32 + 32);
+            v14.set(sh.subarray(HISTORY_KEY, 8), 0);
+            s.history.putSync(sh.subarray(0, HISTORY_KEY), v14);
+            if (kinds[k] === INDEXED) s.utxos.removeSync(fid);
+          }
+        }
+        for (let i = 0; i < tx.outputs.length; i++) {
+          const out = tx.outputs[i];
+          writeShortId(id, 0, hi, outputLo(p, i));
+          const sh = sha256(out.scriptPubKey);
+          v14.set(sh.subarray(HISTORY_KEY, 8), 0);
+          v14.set(id, 6);
+          s.history.putSync(sh.subarray(0, HISTORY_KEY), v14);
+          if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
+          if (isUnspendable(out.scriptPubKey)) continue;
+          const value = encodeUtxo(out.value, out.scriptPubKey);
+          // Extended ids (outputs >= 32,767) sort after every ordinary id of the block.
+          if (i >= EXT_MIN_INDEX) late.push([id.slice(), value]);
+          else s.utxos.putSync(id, value, { append: true });
+        }
+      }
+      for (const [lid, value] of late) s.utxos.putSync(lid, value, { append: true });
+      s.meta.putSync(META_TIP, encodeTip(height, hash));
+      s.meta.putSync(META_FILE_END, u64be(s.file.length));
+      if (s.base() === null) s.meta.putSync(META_BASE, u32be(height));
+    }, s.commitFlags);
+  } catch (e) {
+    s.file.truncate(offset);
+    throw e;
+  }
+  return { height, hash, block, inputs: nIn, outputs: nOut };
+}
+
+/**
+ * The unspent output txid:vout in the index: its id and UTXO row; 'spent' when the tx is
+ * indexed but that output is not unspent; null when no indexed tx has that txid. Candidates
+ * share a 48-bit txid prefix; the full txid is read back when more than one shares it or when
+ * the index started above genesis (then a lone candidate may be a different tx). Later
+ * candidates first: of two txs with one txid (BIP-30's two coinbases) the later is spendable.
+ */
+export function findUnspent(
+  s: Store,
+  txid: Uint8Array,
+  vout: number,
+  alwaysVerify: boolean,
+): { id: Uint8Array; utxo: Uint8Array } | 'spent' | null {
+  const cands = s.txidCandidates(txid);
+  let known = false;
+  for (let i = cands.length - 1; i >= 0; i--) {
+    const c = cands[i];
+    const chi = readShortIdHi(c, 0);
+    const pos = readShortIdLo(c, 0) >>> 16;
+    if (alwaysVerify || cands.length > 1) {
+      const full = s.txidAt(chi >>> 8, pos);
+      if (full === null || !equalBytes(full, txid)) continue;
+    }
+    known = true;
+    if (vout > EXT_MAX_INDEX) continue;
+    const id = new Uint8Array(8);
+    writeShortId(id, 0, chi, outputLo(pos, vout));
+    const utxo = s.utxos.get(id);
+    if (utxo !== undefined) return { id, utxo };
+  }
+  return known ? 'spent' : null;
+}

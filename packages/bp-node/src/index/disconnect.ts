@@ -1,0 +1,126 @@
+import { hashBlockTxs, parseBlock } from '@lnpbp/bitcoin/block/parse';
+import { sha256 } from '@lnpbp/bitcoin/hash/index';
+import {
+  blockChecksum,
+  inputLo,
+  onchainHi,
+  outputLo,
+  readShortIdHi,
+  txLo,
+  writeShortId,
+} from '@lnpbp/bitcoin/shortid/index';
+import type { Block } from '@lnpbp/bitcoin/tx/types';
+import {
+  encodeTip,
+  encodeUtxo,
+  HISTORY_KEY,
+  META_BASE,
+  META_FILE_END,
+  META_TIP,
+  outpointKey,
+  SPEND_KEY,
+  TXID_KEY,
+  u32be,
+  u64be,
+} from './schema.ts';
+import type { Store } from './store.ts';
+import { decodeUndo } from './undo.ts';
+
+export interface DisconnectResult {
+  height: number;
+  /** Internal byte order. */
+  hash: Uint8Array;
+  /** The block as it was indexed (parsed from a copy read back from the block file). */
+  block: Block;
+}
+
+/** The block at `height` as stored: its bytes, its txids and its undo record. */
+export function readStoredBlock(
+  s: Store,
+  height: number,
+): { block: Block; txids: Uint8Array; undo: Uint8Array } {
+  const row = s.blockRow(height);
+  if (!row) throw new Error(`no block at height ${height}`);
+  const n = row.txCount;
+  const rec = s.file.read(row.offset, row.blockSize + 32 * n + row.undoSize);
+  if (rec === null) throw new Error(`block file is shorter than the index says (height ${height})`);
+  const block = parseBlock(rec.subarray(0, row.blockSize));
+  hashBlockTxs(block);
+  return {
+    block,
+    txids: rec.subarray(row.blockSize, row.blockSize + 32 * n),
+    undo: rec.subarray(row.blockSize + 32 * n),
+  };
+}
+
+/**
+ * Undoes the tip block in one LMDB transaction: its txids, spends, history rows and UTXOs go,
+ * the outputs it spent come back from its undo record, the tip moves to its parent. The block
+ * file is cut back afterwards (a crash in between is repaired on open).
+ */
+export function disconnectTip(s: Store): DisconnectResult {
+  if (s.readOnly) throw new Error('index opened read-only');
+  const tip = s.tip();
+  if (tip === null) throw new Error('the index is empty');
+  const height = tip.height;
+  const row = s.blockRow(height)!;
+  const { block, undo } = readStoredBlock(s, height);
+  const txs = block.txs;
+  let nIn = 0;
+  for (let p = 1; p < txs.length; p++) nIn += txs[p].inputs.length;
+  const entries = decodeUndo(undo, nIn);
+  const hi = onchainHi(height, blockChecksum(tip.hash));
+  const base = s.base();
+
+  s.env.transactionSync(() => {
+    const v12 = new Uint8Array(12);
+    const v14 = new Uint8Array(14);
+    const id = new Uint8Array(8);
+    let k = 0;
+    for (let p = 0; p < txs.length; p++) {
+      const tx = txs[p];
+      const txid = tx.txid();
+      v12.set(txid.subarray(TXID_KEY, TXID_KEY + 4), 0);
+      writeShortId(v12, 4, hi, txLo(p));
+      s.txids.removeSync(txid.subarray(0, TXID_KEY), v12);
+      if (p > 0) {
+        for (let j = 0; j < tx.inputs.length; j++, k++) {
+          const u = entries[k];
+          writeShortId(id, 0, hi, inputLo(p, j));
+          if (u.id === null) {
+            s.extspends.removeSync(outpointKey(tx.inputs[j].prevTxid, tx.inputs[j].vout));
+            continue;
+          }
+          v14.set(u.id.subarray(SPEND_KEY), 0);
+          v14.set(id, 6);
+          s.spends.removeSync(u.id.subarray(0, SPEND_KEY), v14);
+          const sh = sha256(u.script);
+          v14.set(sh.subarray(HISTORY_KEY, 8), 0);
+          s.history.removeSync(sh.subarray(0, HISTORY_KEY), v14);
+          // An output of this same block is going away with it; older ones come back.
+          if (readShortIdHi(u.id, 0) !== hi) s.utxos.putSync(u.id, encodeUtxo(u.value, u.script));
+        }
+      }
+      for (let i = 0; i < tx.outputs.length; i++) {
+        writeShortId(id, 0, hi, outputLo(p, i));
+        const sh = sha256(tx.outputs[i].scriptPubKey);
+        v14.set(sh.subarray(HISTORY_KEY, 8), 0);
+        v14.set(id, 6);
+        s.history.removeSync(sh.subarray(0, HISTORY_KEY), v14);
+        s.utxos.removeSync(id);
+      }
+    }
+    s.blocks.removeSync(u32be(height));
+    s.hashes.removeSync(tip.hash);
+    if (height === base) {
+      s.meta.removeSync(META_TIP);
+      s.meta.removeSync(META_BASE);
+    } else {
+      s.meta.putSync(META_TIP, encodeTip(height - 1, block.header.prevHash));
+    }
+    s.meta.putSync(META_FILE_END, u64be(row.offset));
+  }, s.commitFlags);
+  s.dropRows(height);
+  s.file.truncate(row.offset);
+  return { height, hash: tip.hash, block };
+}

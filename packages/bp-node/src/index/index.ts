@@ -1,0 +1,258 @@
+/**
+ * bpd's chain index: LMDB tables keyed by LNPBP-5 short ids plus an append-only block file.
+ * Layout and sizes: docs/index-schema.md.
+ */
+import { join } from 'node:path';
+import { sha256d } from '@lnpbp/bitcoin/hash/index';
+import type { NetworkName } from '@lnpbp/bitcoin/network';
+import {
+  blockChecksum,
+  decodeShortId,
+  onchainHi,
+  shortIdFromBytes,
+  shortIdFromParts,
+  txLo,
+} from '@lnpbp/bitcoin/shortid/index';
+import { type ConnectResult, connectBlock } from './connect.ts';
+import { type DisconnectResult, disconnectTip } from './disconnect.ts';
+import { dumpHash, dumpIndex } from './dump.ts';
+import * as q from './queries.ts';
+import { Store, type StoreOptions, type Tip } from './store.ts';
+
+export type { ConnectResult } from './connect.ts';
+export type { DisconnectResult } from './disconnect.ts';
+export { BlockRejected, type RejectCode } from './errors.ts';
+export type { ConfirmedSpend, HistoryItem, Page, UtxoItem } from './queries.ts';
+export type { StoreOptions, Tip } from './store.ts';
+
+export interface HeaderInfo {
+  height: number;
+  /** Internal byte order. */
+  hash: Uint8Array;
+  /** The block's LNPBP-5 id. */
+  shortId: bigint;
+  header: Uint8Array;
+  txCount: number;
+  /** Serialized block size in bytes. */
+  size: number;
+}
+
+export interface TxInfo {
+  txid: Uint8Array;
+  raw: Uint8Array;
+  height: number;
+  position: number;
+  blockHash: Uint8Array;
+  shortId: bigint;
+}
+
+export type BlockSelector = number | Uint8Array;
+
+/** Opens (creating if needed) the index under `<datadir>/index` for `network`. */
+export function openIndex(datadir: string, network: NetworkName, opts: StoreOptions = {}): Index {
+  return new Index(new Store(join(datadir, 'index'), network, opts));
+}
+
+export class Index {
+  constructor(readonly store: Store) {}
+
+  get network(): NetworkName {
+    return this.store.network;
+  }
+
+  /** The last connected block, null while empty. */
+  tip(): Tip | null {
+    return this.store.tip();
+  }
+
+  /** Height of the first indexed block (0 = from genesis), null while empty. */
+  base(): number | null {
+    return this.store.base();
+  }
+
+  /** Verifies and writes the block at height tip+1 (any height while empty). Throws BlockRejected. */
+  connectBlock(raw: Uint8Array, height: number): ConnectResult {
+    return connectBlock(this.store, raw, height);
+  }
+
+  /** Undoes the tip block; its non-coinbase txs are in the result for the mempool. */
+  disconnectTip(): DisconnectResult {
+    return disconnectTip(this.store);
+  }
+
+  blockHash(height: number): Uint8Array | null {
+    return this.store.blockHash(height);
+  }
+
+  heightOf(hash: Uint8Array): number | null {
+    return this.store.heightOf(hash);
+  }
+
+  private heightFor(sel: BlockSelector): number | null {
+    return typeof sel === 'number' ? sel : this.store.heightOf(sel);
+  }
+
+  header(sel: BlockSelector): HeaderInfo | null {
+    const height = this.heightFor(sel);
+    if (height === null) return null;
+    const row = this.store.blockRow(height);
+    if (!row) return null;
+    const hash = sha256d(row.header);
+    return {
+      height,
+      hash,
+      shortId: shortIdFromParts(onchainHi(height, blockChecksum(hash)), 0),
+      header: row.header,
+      txCount: row.txCount,
+      size: row.blockSize,
+    };
+  }
+
+  blockRaw(sel: BlockSelector): Uint8Array | null {
+    const height = this.heightFor(sel);
+    if (height === null) return null;
+    const row = this.store.blockRow(height);
+    return row ? this.store.file.read(row.offset, row.blockSize) : null;
+  }
+
+  private txInfo(height: number, position: number, id: Uint8Array | null): TxInfo | null {
+    const raw = this.store.txRaw(height, position);
+    const txid = this.store.txidAt(height, position);
+    const blockHash = this.store.blockHash(height);
+    if (raw === null || txid === null || blockHash === null) return null;
+    const shortId = id
+      ? shortIdFromBytes(id)
+      : shortIdFromParts(onchainHi(height, blockChecksum(blockHash)), txLo(position));
+    return { txid, raw, height, position, blockHash, shortId };
+  }
+
+  txByTxid(txid: Uint8Array): TxInfo | null {
+    const p = q.findTx(this.store, txid);
+    return p ? this.txInfo(p.height, p.position, p.id) : null;
+  }
+
+  /** A tx by its id (a block id names its coinbase); null for other kinds or another chain's id. */
+  txByShortId(id: bigint): TxInfo | null {
+    let item: ReturnType<typeof decodeShortId>;
+    try {
+      item = decodeShortId(id);
+    } catch {
+      return null;
+    }
+    if (item.kind !== 'tx' && item.kind !== 'block') return null;
+    const hash = this.store.blockHash(item.height);
+    if (hash === null || blockChecksum(hash) !== item.checksum) return null;
+    return this.txInfo(item.height, item.kind === 'tx' ? item.position : 0, null);
+  }
+
+  /** The LNPBP-5 id of a confirmed tx. */
+  shortIdOfTx(txid: Uint8Array): bigint | null {
+    const p = q.findTx(this.store, txid);
+    return p ? shortIdFromBytes(p.id) : null;
+  }
+
+  outspend(txid: Uint8Array, vout: number): q.ConfirmedSpend | null {
+    return q.outspend(this.store, txid, vout);
+  }
+
+  outspends(txid: Uint8Array): (q.ConfirmedSpend | null)[] | null {
+    return q.outspends(this.store, txid);
+  }
+
+  /** Confirmed history of sha256(scriptPubKey) (internal order), `limit` items after `cursor`. */
+  history(
+    scriptHash: Uint8Array,
+    opts: { cursor?: Uint8Array | null; limit: number },
+  ): q.Page<q.HistoryItem> {
+    return q.history(this.store, scriptHash, opts);
+  }
+
+  utxos(scriptHash: Uint8Array, opts: { cursor?: Uint8Array | null; limit: number }): q.Page<q.UtxoItem> {
+    return q.utxos(this.store, scriptHash, opts);
+  }
+
+  balance(scriptHash: Uint8Array): { confirmed: bigint; utxoCount: number } {
+    return q.balance(this.store, scriptHash);
+  }
+
+  /** An unspent output (value, script) by txid:vout, from the UTXO set. */
+  utxo(txid: Uint8Array, vout: number): { value: bigint; script: Uint8Array; shortId: bigint } | null {
+    const p = q.findTx(this.store, txid);
+    if (!p) return null;
+    const id = q.outputId(p, vout);
+    if (!id) return null;
+    const u = this.store.utxos.get(id);
+    if (u === undefined) return null;
+    return { ...q.outputAt(this.store, id)!, shortId: shortIdFromBytes(id) };
+  }
+
+  /** Any indexed output (spent or not) by txid:vout. */
+  output(txid: Uint8Array, vout: number): { value: bigint; script: Uint8Array; shortId: bigint } | null {
+    const p = q.findTx(this.store, txid);
+    if (!p) return null;
+    const id = q.outputId(p, vout);
+    if (!id) return null;
+    const o = q.outputAt(this.store, id);
+    return o ? { ...o, shortId: shortIdFromBytes(id) } : null;
+  }
+
+  /** Canonical line-per-row dump of every table (see dump.ts for the line forms). */
+  dump(write: (line: string) => void): void {
+    dumpIndex(this.store, write);
+  }
+
+  /** sha256 hex of the dump. */
+  dumpHash(): string {
+    return dumpHash(this.store);
+  }
+
+  /** Entries and bytes per table, the LMDB file and the block file. */
+  stats(): IndexStats {
+    const s = this.store;
+    const tables: Record<string, TableStats> = {};
+    for (const [name, db] of Object.entries({
+      blocks: s.blocks,
+      hashes: s.hashes,
+      txids: s.txids,
+      spends: s.spends,
+      extspends: s.extspends,
+      history: s.history,
+      utxos: s.utxos,
+    })) {
+      // biome-ignore lint/suspicious/noExplicitAny: lmdb's stat object is untyped
+      const st = db.getStats() as any;
+      const pages = st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages;
+      tables[name] = { entries: st.entryCount, pages, bytes: pages * st.pageSize };
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: lmdb's stat object is untyped
+    const env = s.env.getStats() as any;
+    return {
+      tables,
+      lmdbBytes: (env.lastPageNumber + 1) * env.pageSize,
+      blockFileBytes: s.file.length,
+      tip: s.tip()?.height ?? null,
+    };
+  }
+
+  /** Forgets cached block rows; a reader sharing the index with a writer process calls this per request. */
+  refresh(): void {
+    this.store.clearCache();
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+export interface TableStats {
+  entries: number;
+  pages: number;
+  bytes: number;
+}
+
+export interface IndexStats {
+  tables: Record<string, TableStats>;
+  lmdbBytes: number;
+  blockFileBytes: number;
+  tip: number | null;
+}

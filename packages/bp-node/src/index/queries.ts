@@ -1,0 +1,283 @@
+import { equalBytes } from '@lnpbp/bitcoin/bytes/hex';
+import { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
+import {
+  EXT_MAX_INDEX,
+  EXT_MIN_INDEX,
+  outputLo,
+  readShortIdHi,
+  readShortIdLo,
+  shortIdFromBytes,
+  writeShortId,
+} from '@lnpbp/bitcoin/shortid/index';
+import { readTx } from '@lnpbp/bitcoin/tx/parse';
+import type { Tx } from '@lnpbp/bitcoin/tx/types';
+import { decodeUtxo, HISTORY_KEY, HISTORY_PREFIX, outpointKey, SPEND_KEY } from './schema.ts';
+import type { Store } from './store.ts';
+
+/** Where an indexed tx is: height, position, and its 8-byte LNPBP-5 id. */
+export interface TxPlace {
+  height: number;
+  position: number;
+  /** 8 bytes, big-endian. */
+  id: Uint8Array;
+}
+
+export interface ConfirmedSpend {
+  /** Spending txid, internal order. */
+  txid: Uint8Array;
+  vin: number;
+  height: number;
+  position: number;
+  /** The spending input's LNPBP-5 id. */
+  shortId: bigint;
+}
+
+export interface HistoryItem {
+  /** The funding output's or spending input's LNPBP-5 id (also the page cursor). */
+  shortId: bigint;
+  kind: 'funding' | 'spending';
+  txid: Uint8Array;
+  height: number;
+  position: number;
+  /** vout for funding, vin for spending. */
+  index: number;
+  /** The output's value (funding) or the spent output's value (spending). */
+  value: bigint;
+}
+
+export interface UtxoItem {
+  shortId: bigint;
+  txid: Uint8Array;
+  vout: number;
+  height: number;
+  position: number;
+  value: bigint;
+  script: Uint8Array;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` for the next page; null at the end. */
+  next: Uint8Array | null;
+}
+
+/** Decoded on-chain item id: height, tx position, and for inputs/outputs the io flag and index. */
+export function placeOf(id: Uint8Array): {
+  height: number;
+  position: number;
+  output: boolean;
+  index: number;
+} {
+  const hi = readShortIdHi(id, 0);
+  const lo = readShortIdLo(id, 0);
+  if (lo >>> 31 === 1) {
+    return {
+      height: hi >>> 8,
+      position: (lo >>> 17) & 0x3fff,
+      output: true,
+      index: EXT_MIN_INDEX + (lo & 0x1ffff),
+    };
+  }
+  return { height: hi >>> 8, position: lo >>> 16, output: (lo & 0x8000) !== 0, index: (lo & 0x7fff) - 1 };
+}
+
+/** The indexed tx with this txid (full txid checked); of BIP-30's duplicate pair, the later. */
+export function findTx(s: Store, txid: Uint8Array): TxPlace | null {
+  const cands = s.txidCandidates(txid);
+  for (let i = cands.length - 1; i >= 0; i--) {
+    const id = cands[i];
+    const height = readShortIdHi(id, 0) >>> 8;
+    const position = readShortIdLo(id, 0) >>> 16;
+    const full = s.txidAt(height, position);
+    if (full !== null && equalBytes(full, txid)) return { height, position, id: Uint8Array.from(id) };
+  }
+  return null;
+}
+
+export function parseStoredTx(raw: Uint8Array): Tx {
+  return readTx(new ByteReader(raw));
+}
+
+/** Output id (8 bytes) of vout of the tx at `place`; null past the extended layout's range. */
+export function outputId(place: TxPlace, vout: number): Uint8Array | null {
+  if (!Number.isInteger(vout) || vout < 0 || vout > EXT_MAX_INDEX) return null;
+  const id = new Uint8Array(8);
+  writeShortId(id, 0, readShortIdHi(place.id, 0), outputLo(place.position, vout));
+  return id;
+}
+
+/** The confirmed input spending output `id`, if any. */
+export function spendOfOutput(s: Store, id: Uint8Array): ConfirmedSpend | null {
+  const start = id.subarray(SPEND_KEY);
+  for (const v of s.spends.getValues(id.subarray(0, SPEND_KEY), { start, limit: 1 })) {
+    if (!equalBytes(v.subarray(0, 6), start)) return null;
+    return spendFromInputId(s, v.subarray(6, 14));
+  }
+  return null;
+}
+
+export function spendFromInputId(s: Store, inputId: Uint8Array): ConfirmedSpend | null {
+  const p = placeOf(inputId);
+  const txid = s.txidAt(p.height, p.position);
+  if (txid === null) return null;
+  return { txid, vin: p.index, height: p.height, position: p.position, shortId: shortIdFromBytes(inputId) };
+}
+
+/** Who spends txid:vout on the best chain (outputs the index holds, or by outpoint otherwise). */
+export function outspend(s: Store, txid: Uint8Array, vout: number): ConfirmedSpend | null {
+  const place = findTx(s, txid);
+  if (place !== null) {
+    const id = outputId(place, vout);
+    return id === null ? null : spendOfOutput(s, id);
+  }
+  const ext = s.extspends.get(outpointKey(txid, vout));
+  return ext === undefined ? null : spendFromInputId(s, ext);
+}
+
+/**
+ * One entry per output of txid (null = unspent), or null when the index holds no such tx and
+ * no spend of it. For a tx the index does not hold, the list runs to the highest vout spent.
+ */
+export function outspends(s: Store, txid: Uint8Array): (ConfirmedSpend | null)[] | null {
+  const place = findTx(s, txid);
+  if (place === null) {
+    const out: (ConfirmedSpend | null)[] = [];
+    const from = outpointKey(txid, 0);
+    const to = outpointKey(txid, 0xffffffff);
+    for (const { key, value } of s.extspends.getRange({ start: from, end: to, inclusiveEnd: true })) {
+      const vout = new DataView(key.buffer, key.byteOffset + 32, 4).getUint32(0);
+      while (out.length < vout) out.push(null);
+      out.push(spendFromInputId(s, value));
+    }
+    return out.length > 0 ? out : null;
+  }
+  const raw = s.txRaw(place.height, place.position);
+  if (raw === null) return null;
+  const n = parseStoredTx(raw).outputs.length;
+  const out: (ConfirmedSpend | null)[] = new Array(n).fill(null);
+  // Ordinary output ids of one tx share their first 6 bytes: one range scan finds their spends.
+  const txPart = place.id.subarray(SPEND_KEY, 6);
+  for (const v of s.spends.getValues(place.id.subarray(0, SPEND_KEY), { start: txPart })) {
+    if (!equalBytes(v.subarray(0, 4), txPart)) break;
+    const vout = (((v[4] << 8) | v[5]) & 0x7fff) - 1;
+    if (vout >= 0 && vout < n) out[vout] = spendFromInputId(s, v.subarray(6, 14));
+  }
+  for (let vout = EXT_MIN_INDEX; vout < n; vout++) out[vout] = spendOfOutput(s, outputId(place, vout)!);
+  return out;
+}
+
+/** value and script of the output `id` (from the UTXO set, else read from its block). */
+export function outputAt(s: Store, id: Uint8Array): { value: bigint; script: Uint8Array } | null {
+  const u = s.utxos.get(id);
+  if (u !== undefined) return decodeUtxo(u);
+  const p = placeOf(id);
+  const raw = s.txRaw(p.height, p.position);
+  if (raw === null) return null;
+  const o = parseStoredTx(raw).outputs[p.index];
+  return o ? { value: o.value, script: o.scriptPubKey } : null;
+}
+
+/** The output an input spends (read from the spending tx, then its funding tx). */
+export function spentBy(s: Store, inputId: Uint8Array): { value: bigint; script: Uint8Array } | null {
+  const p = placeOf(inputId);
+  const raw = s.txRaw(p.height, p.position);
+  if (raw === null) return null;
+  const inp = parseStoredTx(raw).inputs[p.index];
+  if (!inp) return null;
+  const f = findTx(s, inp.prevTxid);
+  if (f === null) return null;
+  const id = outputId(f, inp.vout);
+  return id === null ? null : outputAt(s, id);
+}
+
+/** History rows of a script hash, in chain order, after the cursor (an item id). */
+export function* historyIds(
+  s: Store,
+  scriptHash: Uint8Array,
+  cursor?: Uint8Array | null,
+): Generator<Uint8Array> {
+  const rest = scriptHash.subarray(HISTORY_KEY, HISTORY_PREFIX);
+  let start: Uint8Array = rest;
+  if (cursor) {
+    start = new Uint8Array(rest.length + 8);
+    start.set(rest, 0);
+    start.set(cursor, rest.length);
+  }
+  for (const v of s.history.getValues(scriptHash.subarray(0, HISTORY_KEY), {
+    start,
+    exclusiveStart: cursor != null,
+  })) {
+    if (!equalBytes(v.subarray(0, rest.length), rest)) return;
+    yield v.subarray(rest.length, rest.length + 8);
+  }
+}
+
+export function history(
+  s: Store,
+  scriptHash: Uint8Array,
+  opts: { cursor?: Uint8Array | null; limit: number },
+): Page<HistoryItem> {
+  const items: HistoryItem[] = [];
+  let last: Uint8Array | null = null;
+  for (const id of historyIds(s, scriptHash, opts.cursor)) {
+    if (items.length === opts.limit) return { items, next: last };
+    const p = placeOf(id);
+    const txid = s.txidAt(p.height, p.position);
+    if (txid === null) continue;
+    const o = p.output ? outputAt(s, id) : spentBy(s, id);
+    items.push({
+      shortId: shortIdFromBytes(id),
+      kind: p.output ? 'funding' : 'spending',
+      txid,
+      height: p.height,
+      position: p.position,
+      index: p.index,
+      value: o?.value ?? 0n,
+    });
+    last = Uint8Array.from(id);
+  }
+  return { items, next: null };
+}
+
+export function utxos(
+  s: Store,
+  scriptHash: Uint8Array,
+  opts: { cursor?: Uint8Array | null; limit: number },
+): Page<UtxoItem> {
+  const items: UtxoItem[] = [];
+  let last: Uint8Array | null = null;
+  for (const id of historyIds(s, scriptHash, opts.cursor)) {
+    const p = placeOf(id);
+    if (!p.output) continue;
+    const u = s.utxos.get(id);
+    if (u === undefined) continue;
+    if (items.length === opts.limit) return { items, next: last };
+    const txid = s.txidAt(p.height, p.position);
+    if (txid === null) continue;
+    const { value, script } = decodeUtxo(u);
+    items.push({
+      shortId: shortIdFromBytes(id),
+      txid,
+      vout: p.index,
+      height: p.height,
+      position: p.position,
+      value,
+      script,
+    });
+    last = Uint8Array.from(id);
+  }
+  return { items, next: null };
+}
+
+export function balance(s: Store, scriptHash: Uint8Array): { confirmed: bigint; utxoCount: number } {
+  let confirmed = 0n;
+  let utxoCount = 0;
+  for (const id of historyIds(s, scriptHash)) {
+    if ((id[6] & 0x80) === 0 && (id[4] & 0x80) === 0) continue;
+    const u = s.utxos.get(id);
+    if (u === undefined) continue;
+    confirmed += decodeUtxo(u).value;
+    utxoCount++;
+  }
+  return { confirmed, utxoCount };
+}
