@@ -3,6 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBlkRecords } from '@lnpbp/bitcoin/block/blkfile';
+import { checkProofOfWork, parseHeader } from '@lnpbp/bitcoin/block/header';
+import { parseBlock } from '@lnpbp/bitcoin/block/parse';
+import { ByteWriter } from '@lnpbp/bitcoin/bytes/writer';
+import { merkleRoot } from '@lnpbp/bitcoin/hash/index';
+import { parseTx } from '@lnpbp/bitcoin/tx/parse';
+import { serializeHeader, serializeTx } from '@lnpbp/bitcoin/tx/serialize';
 import { Block as BjsBlock } from 'bitcoinjs-lib';
 import { readFixture } from '../../../test/support/fixtures.ts';
 
@@ -55,7 +61,7 @@ export class Reference {
   readonly txs = new Map<string, { height: number; position: number; hex: string }>();
 
   constructor(blocks: Uint8Array[], baseHeight = 0) {
-    blocks.forEach((raw, i) => this.add(raw, baseHeight + i));
+    for (const [i, raw] of blocks.entries()) this.add(raw, baseHeight + i);
   }
 
   private add(raw: Uint8Array, height: number): void {
@@ -86,7 +92,10 @@ export class Reference {
   private push(scriptHex: string, e: RefHistoryEntry): void {
     const key = scriptHashHex(scriptHex);
     let l = this.history.get(key);
-    if (!l) this.history.set(key, (l = []));
+    if (!l) {
+      l = [];
+      this.history.set(key, l);
+    }
     l.push(e);
   }
 }
@@ -94,4 +103,121 @@ export class Reference {
 /** sha256(script) as hex of the digest bytes (internal order, as the index keys it). */
 export function scriptHashHex(scriptHex: string): string {
   return createHash('sha256').update(Buffer.from(scriptHex, 'hex')).digest('hex');
+}
+
+/** A spendable output of a synthetic regtest chain. */
+export interface Coin {
+  txid: Uint8Array;
+  vout: number;
+  value: bigint;
+  script: Uint8Array;
+}
+
+/** OP_TRUE-style scripts distinct per tag, so each test output has its own history. */
+export function testScript(tag: number): Uint8Array {
+  return Uint8Array.from([0x51, 0x04, tag >>> 24, (tag >>> 16) & 0xff, (tag >>> 8) & 0xff, tag & 0xff, 0x75]);
+}
+
+/** A legacy tx spending `ins` into `outs` (no scripts are checked by the index). */
+export function makeTx(
+  ins: { txid: Uint8Array; vout: number }[],
+  outs: { value: bigint; script: Uint8Array }[],
+  lock = 0,
+): Uint8Array {
+  return serializeTx({
+    version: 2,
+    inputs: ins.map((i) => ({
+      prevTxid: i.txid,
+      vout: i.vout,
+      scriptSig: new Uint8Array(0),
+      sequence: 0xffffffff,
+      witness: [],
+    })),
+    outputs: outs.map((o) => ({ value: o.value, scriptPubKey: o.script })),
+    locktime: lock,
+  });
+}
+
+export function coinbase(height: number, outs: { value: bigint; script: Uint8Array }[], tag = 0): Uint8Array {
+  const sig = Uint8Array.from([
+    4,
+    height & 0xff,
+    (height >>> 8) & 0xff,
+    (height >>> 16) & 0xff,
+    height >>> 24,
+    1,
+    tag & 0xff,
+  ]);
+  return serializeTx({
+    version: 1,
+    inputs: [
+      { prevTxid: new Uint8Array(32), vout: 0xffffffff, scriptSig: sig, sequence: 0xffffffff, witness: [] },
+    ],
+    outputs: outs.map((o) => ({ value: o.value, scriptPubKey: o.script })),
+    locktime: 0,
+  });
+}
+
+export function txidOf(raw: Uint8Array): Uint8Array {
+  return parseTx(raw).txid();
+}
+
+/** A block on `prevHash` holding `txs` (coinbase first), mined at regtest difficulty. */
+export function mineBlock(prevHash: Uint8Array, txs: Uint8Array[], time: number): Uint8Array {
+  const ids = new Uint8Array(32 * txs.length);
+  txs.forEach((t, i) => {
+    ids.set(txidOf(t), 32 * i);
+  });
+  const root = merkleRoot(ids, txs.length);
+  const w = new ByteWriter(1024);
+  for (let nonce = 0; ; nonce++) {
+    const header = serializeHeader({
+      version: 0x20000000,
+      prevHash,
+      merkleRoot: root,
+      time,
+      bits: 0x207fffff,
+      nonce,
+    });
+    if (!checkProofOfWork(parseHeader(header))) continue;
+    w.bytes(header).compactSize(txs.length);
+    for (const t of txs) w.bytes(t);
+    return w.finish();
+  }
+}
+
+/** Builds regtest chains block by block, tracking coins for the tests to spend. */
+export class ChainBuilder {
+  readonly blocks: Uint8Array[] = [];
+  readonly hashes: Uint8Array[] = [];
+  private time = 1_700_000_000;
+
+  constructor(readonly tag = 0) {}
+
+  get height(): number {
+    return this.blocks.length - 1;
+  }
+
+  get tipHash(): Uint8Array {
+    return this.hashes.length ? this.hashes[this.hashes.length - 1] : new Uint8Array(32);
+  }
+
+  /** Appends a block with a coinbase paying `script` plus `txs`; returns the coinbase coin. */
+  add(txs: Uint8Array[] = [], script = testScript(this.blocks.length)): Coin {
+    const height = this.blocks.length;
+    const cb = coinbase(height, [{ value: 50n * 100_000_000n, script }], this.tag);
+    const raw = mineBlock(this.tipHash, [cb, ...txs], this.time++);
+    this.blocks.push(raw);
+    this.hashes.push(parseBlock(raw).header.hash());
+    return { txid: txidOf(cb), vout: 0, value: 50n * 100_000_000n, script };
+  }
+
+  /** A copy sharing blocks up to `height`, for a competing branch. */
+  fork(height: number, tag: number): ChainBuilder {
+    const c = new ChainBuilder(tag);
+    c.blocks.push(...this.blocks.slice(0, height + 1));
+    c.hashes.push(...this.hashes.slice(0, height + 1));
+    c.time = this.time + 1000;
+    return c;
+  }
 }

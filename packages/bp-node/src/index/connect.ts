@@ -90,6 +90,9 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
   let k = 0;
   for (let p = 0; p < txs.length; p++) {
     const tx = txs[p];
+    // Before its inputs: a duplicate would otherwise show up as a double spend.
+    const txKey = toHex(tx.txid());
+    if (txPos.has(txKey)) throw new BlockRejected('duplicate-tx', height, `txid ${txKey} twice in the block`);
     if (p > 0) {
       for (let j = 0; j < tx.inputs.length; j++, k++) {
         const inp = tx.inputs[j];
@@ -139,9 +142,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
         undo.spent(found.id, value, script);
       }
     }
-    const key = toHex(tx.txid());
-    if (txPos.has(key)) throw new BlockRejected('duplicate-tx', height, `txid ${key} twice in the block`);
-    txPos.set(key, p);
+    txPos.set(txKey, p);
   }
 
   // The block file record: block | txids | undo, synced before the commit that refers to it.
