@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { parseTx } from '@lnpbp/bitcoin/tx/parse';
 import { serializeHeader, serializeTx } from '@lnpbp/bitcoin/tx/serialize';
 import { Block as BjsBlock } from 'bitcoinjs-lib';
 import { readFixture } from '../../../test/support/fixtures.ts';
+import type { BlockRef, ChainSource, SourceBlock } from '../src/source/types.ts';
 
 /** Mainnet blocks 0-599 (raw), heights = file order. */
 export function mainnet600(): Uint8Array[] {
@@ -219,5 +221,61 @@ export class ChainBuilder {
     c.hashes.push(...this.hashes.slice(0, height + 1));
     c.time = this.time + 1000;
     return c;
+  }
+}
+
+/** A ChainSource over blocks held in memory, whose chain and mempool a test can change. */
+export class MemorySource extends EventEmitter implements ChainSource {
+  readonly kind = 'p2p' as const;
+  private blocks: Uint8Array[] = [];
+  private hashes: Uint8Array[] = [];
+  mempool: Uint8Array[] = [];
+  /** Served instead of the real block at that height (a lying peer). */
+  readonly corrupt = new Map<number, Uint8Array>();
+  /** getTip calls that fail before one succeeds. */
+  failures = 0;
+  served = 0;
+
+  constructor(blocks: Uint8Array[] = []) {
+    super();
+    this.setChain(blocks, false);
+  }
+
+  setChain(blocks: Uint8Array[], announce = true): void {
+    this.blocks = blocks.slice();
+    this.hashes = blocks.map((b) => parseBlock(b).header.hash());
+    if (announce) this.emit('tip');
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  async getTip(): Promise<BlockRef> {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('source unavailable (test)');
+    }
+    const h = this.blocks.length - 1;
+    return { height: h, hash: this.hashes[h] };
+  }
+
+  async getBlockHash(height: number): Promise<Uint8Array | null> {
+    return this.hashes[height] ?? null;
+  }
+
+  async *getBlocks(from: number, to: number): AsyncIterable<SourceBlock> {
+    for (let h = from; h <= to; h++) {
+      this.served++;
+      yield { height: h, hash: this.hashes[h], raw: this.corrupt.get(h) ?? this.blocks[h] };
+    }
+  }
+
+  async getMempool(): Promise<Uint8Array[]> {
+    return this.mempool.slice();
+  }
+
+  async broadcast(raw: Uint8Array): Promise<void> {
+    this.mempool.push(raw);
+    this.emit('tx', raw);
   }
 }

@@ -118,7 +118,7 @@ export class Store {
   tip(): Tip | null {
     const t = this.meta.get(META_TIP);
     if (t === undefined) return null;
-    return { height: readU32be(t), hash: Uint8Array.prototype.slice.call(t, 4, 36) };
+    return { height: readU32be(t), hash: Uint8Array.from(t.subarray(4, 36)) };
   }
 
   /** Height of the first block indexed (0 from genesis), null while empty. */

@@ -1,0 +1,262 @@
+import { EventEmitter } from 'node:events';
+import { equalBytes, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
+import type { ConnectResult, DisconnectResult, Index } from '../index/index.ts';
+import type { Mempool } from '../index/mempool.ts';
+import { Backoff, sleep } from '../source/backoff.ts';
+import type { ChainSource } from '../source/types.ts';
+import { Progress } from './progress.ts';
+
+/** What the syncer logs through (bus's Logger fits). */
+export interface SyncLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface SyncerOptions {
+  /** Mirror the source's mempool into this (once at the tip). */
+  mempool?: Mempool;
+  /** Height of the first block to index when the index is empty (default 0). */
+  startHeight?: number;
+  /** Minimum interval between progress lines during catch-up (default 10 s). */
+  progressMs?: number;
+  /** Blocks asked of the source per getBlocks call (default 2,000). */
+  batch?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Call source.start() in run() and source.stop() when run() ends (default true). */
+  manageSource?: boolean;
+}
+
+export interface RunOptions {
+  /** Index up to the source's tip, then return. */
+  exitAtTip?: boolean;
+}
+
+/**
+ * Keeps an Index equal to a ChainSource's best chain: finds the fork point by walking back
+ * with getBlockHash, disconnects down to it, fetches and connects blocks (each verified before
+ * it is written), follows 'tip' events, mirrors the mempool, and backs off on errors.
+ *
+ * Events: 'block' (ConnectResult), 'disconnect' (DisconnectResult), 'reorg' ({ fromHeight,
+ * toHeight, forkHash }), 'synced' (tip {height, hash}), 'error' is not emitted (errors are logged
+ * and retried; only run() rejects, and only for faults retrying cannot fix).
+ */
+export class Syncer extends EventEmitter {
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private dirty = true;
+  private atTip = false;
+  private readonly backoff: Backoff;
+  private readonly progress: Progress;
+  private readonly opts: Required<Omit<SyncerOptions, 'mempool'>> & { mempool?: Mempool };
+  private running: Promise<void> | null = null;
+
+  constructor(
+    readonly index: Index,
+    readonly source: ChainSource,
+    readonly log: SyncLogger,
+    options: SyncerOptions = {},
+  ) {
+    super();
+    this.opts = {
+      startHeight: 0,
+      progressMs: 10_000,
+      batch: 2_000,
+      backoffMinMs: 250,
+      backoffMaxMs: 30_000,
+      manageSource: true,
+      ...options,
+    };
+    this.backoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
+    this.progress = new Progress(this.opts.progressMs);
+  }
+
+  /** Runs until stop() (or, with exitAtTip, until the index reaches the source's tip). */
+  run(opts: RunOptions = {}): Promise<void> {
+    if (!this.running) this.running = this.loop(opts).finally(() => (this.running = null));
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.running;
+  }
+
+  private readonly onTip = () => {
+    this.dirty = true;
+    this.wake?.();
+  };
+
+  private readonly onTx = (raw: Uint8Array) => {
+    if (!this.atTip || !this.opts.mempool) return;
+    this.opts.mempool.add(raw);
+  };
+
+  private readonly onTxRemoved = (txid: Uint8Array) => {
+    this.opts.mempool?.remove(txid, 'evicted');
+  };
+
+  private readonly onSourceError = (err: Error) => {
+    this.log.warn('source error', { err: err.message });
+  };
+
+  private async loop(opts: RunOptions): Promise<void> {
+    const src = this.source;
+    src.on('tip', this.onTip);
+    src.on('tx', this.onTx);
+    src.on('txRemoved', this.onTxRemoved);
+    src.on('error', this.onSourceError);
+    try {
+      if (this.opts.manageSource) await this.startSource();
+      while (!this.stopping) {
+        try {
+          if (this.dirty) {
+            this.dirty = false;
+            const reached = await this.syncOnce();
+            this.backoff.reset();
+            if (!reached) continue;
+            if (!this.atTip) await this.enterTip();
+            if (opts.exitAtTip) return;
+          }
+          if (!this.dirty) await this.idle();
+        } catch (e) {
+          if (this.stopping) break;
+          if (e instanceof FatalSyncError) throw e;
+          const ms = this.backoff.next();
+          this.log.error('sync failed; retrying', { err: (e as Error).message, retryMs: ms });
+          this.dirty = true;
+          await this.sleep(ms);
+        }
+      }
+    } finally {
+      src.off('tip', this.onTip);
+      src.off('tx', this.onTx);
+      src.off('txRemoved', this.onTxRemoved);
+      src.off('error', this.onSourceError);
+      if (this.opts.manageSource) await src.stop().catch(() => {});
+    }
+  }
+
+  private async startSource(): Promise<void> {
+    for (;;) {
+      try {
+        await this.source.start();
+        return;
+      } catch (e) {
+        if (this.stopping) return;
+        const ms = this.backoff.next();
+        this.log.error('source failed to start; retrying', { err: (e as Error).message, retryMs: ms });
+        await this.sleep(ms);
+      }
+    }
+  }
+
+  private async enterTip(): Promise<void> {
+    this.atTip = true;
+    const tip = this.index.tip();
+    this.log.info('at tip', { height: tip?.height ?? null, hash: tip ? toHexReversed(tip.hash) : null });
+    const mp = this.opts.mempool;
+    if (!mp) {
+      this.emit('synced', tip);
+      return;
+    }
+    const txs = await this.source.getMempool();
+    let added = 0;
+    for (const raw of txs) if (mp.add(raw) === 'added') added++;
+    // Sources need not list parents before children: fees and scripts of early children resolve now.
+    mp.resolvePending();
+    this.log.info('mempool loaded', { txs: mp.size, added });
+    this.emit('synced', tip);
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = null;
+        resolve();
+      };
+      if (this.stopping || this.dirty) this.wake();
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    const ac = new AbortController();
+    this.wake = () => ac.abort();
+    return sleep(ms, ac.signal).finally(() => {
+      this.wake = null;
+    });
+  }
+
+  /**
+   * One pass: reorg to the source's chain and connect up to its tip as it was when asked.
+   * Returns true when the index reached that tip.
+   */
+  private async syncOnce(): Promise<boolean> {
+    const src = this.source;
+    const target = await src.getTip();
+    const fork = await this.findFork(target.height);
+    const tip = this.index.tip();
+    if (tip !== null && tip.height > fork) this.disconnectTo(fork);
+    let from = this.index.tip() === null ? this.opts.startHeight : fork + 1;
+    if (from > target.height) return true;
+    this.progress.start(from, target.height);
+    while (from <= target.height && !this.stopping) {
+      const to = Math.min(target.height, from + this.opts.batch - 1);
+      for await (const b of src.getBlocks(from, to)) {
+        if (this.stopping) return false;
+        const r = this.index.connectBlock(b.raw, b.height);
+        this.afterConnect(r, b.raw.length);
+        from = b.height + 1;
+      }
+      if (from <= to && !this.stopping) throw new Error(`source ended blocks ${from}..${to} early`);
+    }
+    if (this.stopping) return false;
+    this.progress.finish((line) => this.log.info('synced', line));
+    return true;
+  }
+
+  private afterConnect(r: ConnectResult, size: number): void {
+    this.opts.mempool?.blockConnected(r.block);
+    this.emit('block', r);
+    this.progress.tick(r.height, size, (fields) => this.log.info('progress', fields));
+  }
+
+  /** Highest height where the index and the source agree (-1 / base-1 when nothing agrees). */
+  private async findFork(sourceHeight: number): Promise<number> {
+    const tip = this.index.tip();
+    if (tip === null) return this.opts.startHeight - 1;
+    const base = this.index.base() ?? 0;
+    let h = Math.min(tip.height, sourceHeight);
+    while (h >= base) {
+      const theirs = await this.source.getBlockHash(h);
+      const ours = this.index.blockHash(h);
+      if (theirs !== null && ours !== null && equalBytes(theirs, ours)) return h;
+      h--;
+    }
+    if (base === 0) {
+      throw new FatalSyncError('the source does not share our genesis block: wrong network or source?');
+    }
+    this.log.warn('no common block above the index base; re-indexing from the base', { base });
+    return base - 1;
+  }
+
+  private disconnectTo(height: number): void {
+    const tip = this.index.tip()!;
+    const from = tip.height;
+    while ((this.index.tip()?.height ?? -1) > height) {
+      const d: DisconnectResult = this.index.disconnectTip();
+      this.opts.mempool?.blockDisconnected(d.block);
+      this.emit('disconnect', d);
+    }
+    const forkHash = this.index.tip()?.hash ?? new Uint8Array(32);
+    this.log.warn('reorg', { fromHeight: height + 1, toHeight: from, forkHash: toHexReversed(forkHash) });
+    this.emit('reorg', { fromHeight: height + 1, toHeight: from, forkHash });
+  }
+}
+
+/** A fault retrying cannot fix (the source follows another chain from genesis). */
+export class FatalSyncError extends Error {
+  override readonly name = 'FatalSyncError';
+}
