@@ -1,0 +1,14 @@
+/**
+ * Child process of index-crash.test.ts: syncs mainnet blocks 0-599 into argv[2] from an
+ * in-memory source, printing "go" once the index is open. The test SIGKILLs it at random moments.
+ */
+import { openIndex } from '../src/index/index.ts';
+import { Syncer } from '../src/sync/syncer.ts';
+import { MemorySource, mainnet600 } from './index-support.ts';
+
+const ix = openIndex(process.argv[2], 'mainnet');
+process.stdout.write(`go ${ix.tip()?.height ?? -1}\n`);
+const quiet = { info() {}, warn() {}, error() {} };
+await new Syncer(ix, new MemorySource(mainnet600()), quiet).run({ exitAtTip: true });
+await ix.close();
+process.stdout.write('done\n');
