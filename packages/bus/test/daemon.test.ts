@@ -222,7 +222,7 @@ describe('daemon lifecycle', () => {
     const dir = makeTempDir();
     const d = run([`--datadir=${dir}`, '--max-frame-size=lots']);
     const { code, stderr } = await d.out;
-    assert.equal(code, 2);
+    assert.equal(code, 1);
     assert.equal(stderr, 'testd: config: flag --max-frame-size: expected an integer, got "lots"\n');
     removeDir(dir);
   });

@@ -80,7 +80,7 @@ export interface DaemonSpec<S extends ConfigSpec> {
 /**
  * Runs a daemon: config (flags > env > file > defaults), datadir (mode 0700), JSON logs,
  * SIGINT/SIGTERM -> graceful shutdown running registered cleanup in reverse order; a second
- * signal exits at once. Exit codes: 0 clean shutdown, 1 failure in main/cleanup, 2 bad config.
+ * signal exits at once. Exit codes: 0 clean shutdown, 1 bad config or a failure in main/cleanup.
  */
 export async function runDaemon<S extends ConfigSpec>(spec: DaemonSpec<S>): Promise<number> {
   const finish = (code: number) => {
@@ -99,7 +99,7 @@ export async function runDaemon<S extends ConfigSpec>(spec: DaemonSpec<S>): Prom
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`${spec.service}: config: ${e.message}\n`);
-    return finish(2);
+    return finish(1);
   }
   if (loaded.help) {
     process.stdout.write(`Usage: ${spec.service} [options]\n${configHelp(fullSpec, spec.service)}`);

@@ -1,0 +1,250 @@
+import { defineMessages, t } from '@lnpbp/bus';
+
+/**
+ * bpd's bus API: every request, reply and notification, declared once. The client library,
+ * bp-cli and docs/bpd-api.md are all derived from this table.
+ *
+ * Conventions: hashes and txids are 32 bytes in internal order (clients show them reversed);
+ * LNPBP-5 short ids are u64; heights are absent (optional) for mempool items; cursors are opaque
+ * bytes returned by the previous page.
+ */
+const MAX_PAGE = 10_000;
+const MAX_WATCH = 100_000;
+const MAX_TX = 4_000_000;
+const MAX_SCRIPT = 10_000;
+
+const headerInfo = {
+  height: t.u32,
+  hash: t.bytes32,
+  shortId: t.u64,
+  header: t.fixed(80),
+  txCount: t.u32,
+  size: t.u32,
+} as const;
+
+const spendRef = t.struct({
+  spent: t.bool,
+  txid: t.optional(t.bytes32),
+  vin: t.optional(t.u32),
+  height: t.optional(t.u32),
+  shortId: t.optional(t.u64),
+});
+
+const historyItem = t.struct({
+  txid: t.bytes32,
+  height: t.optional(t.u32),
+  /** 0 funding (an output paying the script), 1 spending (an input spending such an output). */
+  kind: t.u8,
+  /** vout for funding, vin for spending. */
+  index: t.u32,
+  value: t.u64,
+  shortId: t.u64,
+});
+
+const utxoItem = t.struct({
+  txid: t.bytes32,
+  vout: t.u32,
+  value: t.u64,
+  height: t.optional(t.u32),
+  shortId: t.u64,
+});
+
+/** A script to query by: exactly one of scriptPubKey bytes or an Electrum-style script hash. */
+const scriptQuery = {
+  script: t.optional(t.bytes(MAX_SCRIPT)),
+  scriptHash: t.optional(t.bytes32),
+} as const;
+
+export const bpdMessages = defineMessages(
+  {
+    getinfo: {
+      id: 0x0100,
+      doc: 'Node status: network, tip, sync progress, mempool, index sizes, uptime.',
+      fields: {},
+      reply: {
+        network: t.string(16),
+        tipHeight: t.optional(t.u32),
+        tipHash: t.optional(t.bytes32),
+        sourceTipHeight: t.optional(t.u32),
+        syncing: t.bool,
+        mempoolTxs: t.u32,
+        mempoolBytes: t.u64,
+        indexBytes: t.u64,
+        blockStoreBytes: t.u64,
+        uptimeSec: t.u32,
+        version: t.string(32),
+        source: t.string(256),
+      },
+    },
+    header: {
+      id: 0x0101,
+      doc: 'A best-chain block header by height or hash.',
+      fields: { height: t.optional(t.u32), hash: t.optional(t.bytes32) },
+      reply: headerInfo,
+    },
+    block: {
+      id: 0x0102,
+      doc: 'A best-chain block (raw) by height or hash.',
+      fields: { height: t.optional(t.u32), hash: t.optional(t.bytes32) },
+      reply: { ...headerInfo, raw: t.bytes(MAX_TX) },
+    },
+    tx: {
+      id: 0x0103,
+      doc: 'A transaction by txid or by its LNPBP-5 short id (confirmed or in the mempool).',
+      fields: { txid: t.optional(t.bytes32), shortId: t.optional(t.u64) },
+      reply: {
+        txid: t.bytes32,
+        raw: t.bytes(MAX_TX),
+        height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
+        position: t.optional(t.u32),
+        shortId: t.u64,
+      },
+    },
+    outspend: {
+      id: 0x0104,
+      doc: 'Which input spends txid:vout (confirmed or in the mempool).',
+      fields: { txid: t.bytes32, vout: t.u32 },
+      reply: { spend: spendRef },
+    },
+    outspends: {
+      id: 0x0105,
+      doc: 'One spend entry per output of txid.',
+      fields: { txid: t.bytes32 },
+      reply: { spends: t.list(spendRef, 200_000) },
+    },
+    history: {
+      id: 0x0106,
+      doc: 'Funding and spending entries of a script in chain order, then mempool; paged by cursor.',
+      fields: { ...scriptQuery, cursor: t.optional(t.bytes(64)), limit: t.u32 },
+      reply: { items: t.list(historyItem, MAX_PAGE), next: t.optional(t.bytes(64)) },
+    },
+    utxos: {
+      id: 0x0107,
+      doc: 'Unspent outputs paying a script (mempool spends removed, mempool outputs added); paged.',
+      fields: { ...scriptQuery, cursor: t.optional(t.bytes(64)), limit: t.u32 },
+      reply: { items: t.list(utxoItem, MAX_PAGE), next: t.optional(t.bytes(64)) },
+    },
+    balance: {
+      id: 0x0108,
+      doc: 'Confirmed and unconfirmed balance of a script, in satoshis.',
+      fields: scriptQuery,
+      reply: { confirmed: t.u64, unconfirmedIn: t.u64, unconfirmedOut: t.u64, utxoCount: t.u32 },
+    },
+    shortidResolve: {
+      id: 0x0109,
+      doc: 'What an LNPBP-5 short id names: block hash, txid, and input/output index.',
+      fields: { shortId: t.u64 },
+      reply: {
+        kind: t.string(16),
+        height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
+        txid: t.optional(t.bytes32),
+        index: t.optional(t.u32),
+      },
+    },
+    shortidOf: {
+      id: 0x010a,
+      doc: 'The LNPBP-5 short id of a block (by hash), a tx (by txid), or a tx input/output.',
+      fields: {
+        blockHash: t.optional(t.bytes32),
+        txid: t.optional(t.bytes32),
+        vin: t.optional(t.u32),
+        vout: t.optional(t.u32),
+      },
+      reply: { shortId: t.u64, confirmed: t.bool },
+    },
+    mempoolList: {
+      id: 0x010b,
+      doc: 'Txids in the mempool, in arrival order; paged.',
+      fields: { cursor: t.optional(t.bytes(64)), limit: t.u32 },
+      reply: { txids: t.list(t.bytes32, MAX_PAGE), next: t.optional(t.bytes(64)) },
+    },
+    mempoolEntry: {
+      id: 0x010c,
+      doc: 'A mempool entry: raw tx, size, fee (when every input is known), arrival time.',
+      fields: { txid: t.bytes32 },
+      reply: {
+        raw: t.bytes(MAX_TX),
+        vsize: t.u32,
+        fee: t.optional(t.u64),
+        time: t.u32,
+        shortId: t.u64,
+      },
+    },
+    feeHistogram: {
+      id: 0x010d,
+      doc: 'Electrum-style fee histogram: [feerate sat/vB, vsize] pairs from high to low feerate.',
+      fields: {},
+      reply: { bins: t.list(t.struct({ feeRate: t.u32, vsize: t.u64 }), 1_000) },
+    },
+    broadcast: {
+      id: 0x010e,
+      doc: 'Relays a raw transaction through the chain source.',
+      fields: { raw: t.bytes(MAX_TX) },
+      reply: { txid: t.bytes32 },
+    },
+    watch: {
+      id: 0x0110,
+      doc: 'Registers (or extends) a watch set; matches are published on topics "spend" and "script" tagged with the subscription id.',
+      fields: {
+        subscription: t.string(64),
+        outpoints: t.list(t.struct({ txid: t.bytes32, vout: t.u32 }), MAX_WATCH),
+        scripts: t.list(t.bytes(MAX_SCRIPT), MAX_WATCH),
+        persist: t.bool,
+      },
+      reply: { subscription: t.string(64), outpoints: t.u32, scripts: t.u32 },
+    },
+    unwatch: {
+      id: 0x0111,
+      doc: 'Drops a watch set.',
+      fields: { subscription: t.string(64) },
+      reply: { removed: t.bool },
+    },
+    // Notifications (PUB/SUB). The topic is the notification name, plus "/<subscription>" for
+    // watch matches, so a client subscribes to exactly its own matches.
+    blockConnected: {
+      id: 0x0200,
+      doc: 'Topic "block": a block was connected to the best chain.',
+      fields: { height: t.u32, hash: t.bytes32, shortId: t.u64, txCount: t.u32 },
+    },
+    reorg: {
+      id: 0x0201,
+      doc: 'Topic "reorg": blocks from `fromHeight` up to `toHeight` were disconnected.',
+      fields: { fromHeight: t.u32, toHeight: t.u32, forkHash: t.bytes32 },
+    },
+    mempoolTx: {
+      id: 0x0202,
+      doc: 'Topic "tx": a transaction entered the mempool.',
+      fields: { txid: t.bytes32, shortId: t.u64, vsize: t.u32 },
+    },
+    spend: {
+      id: 0x0203,
+      doc: 'Topic "spend/<subscription>": a watched outpoint was spent (mempool, or confirmed with height).',
+      fields: {
+        subscription: t.string(64),
+        txid: t.bytes32,
+        vout: t.u32,
+        spendingTxid: t.bytes32,
+        vin: t.u32,
+        height: t.optional(t.u32),
+      },
+    },
+    scriptActivity: {
+      id: 0x0204,
+      doc: 'Topic "script/<subscription>": a tx funds or spends a watched script.',
+      fields: {
+        subscription: t.string(64),
+        script: t.bytes(MAX_SCRIPT),
+        txid: t.bytes32,
+        kind: t.u8,
+        index: t.u32,
+        value: t.u64,
+        height: t.optional(t.u32),
+      },
+    },
+  },
+  { service: 'bpd', version: 1 },
+);
+
+export type BpdMessages = typeof bpdMessages.table;

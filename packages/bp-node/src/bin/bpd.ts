@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ValueError } from '@lnpbp/bitcoin/errors';
+import { NETWORKS, parseNetwork } from '@lnpbp/bitcoin/network';
+import { indexDir, runBpd } from '../daemon/main.ts';
+import { type Index, openIndex } from '../index/index.ts';
+
+/** `bpd dump --datadir D [--hash]`: the canonical line-per-row dump of the index, or its sha256. */
+function dump(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: { datadir: { type: 'string' }, hash: { type: 'boolean' }, network: { type: 'string' } },
+    strict: true,
+  });
+  const datadir = resolve(values.datadir ?? join(homedir(), '.lnpbp', 'bpd'));
+  const dir = indexDir(datadir);
+  if (!existsSync(dir)) throw new Error(`no index in ${datadir}`);
+  const index = openAnyNetwork(dir, values.network);
+  try {
+    if (values.hash) {
+      process.stdout.write(`${index.dumpHash()}\n`);
+    } else {
+      let buf = '';
+      index.dump((line) => {
+        buf += `${line}\n`;
+        if (buf.length > 1 << 16) {
+          process.stdout.write(buf);
+          buf = '';
+        }
+      });
+      process.stdout.write(buf);
+    }
+  } finally {
+    void index.close();
+  }
+  return 0;
+}
+
+/** The index records its network; a dump should not need to be told it. */
+function openAnyNetwork(dir: string, network: string | undefined): Index {
+  if (network) return openIndex(dir, parseNetwork(network), { readOnly: true });
+  for (const n of NETWORKS) {
+    try {
+      return openIndex(dir, n, { readOnly: true });
+    } catch (e) {
+      if (!(e instanceof ValueError)) throw e;
+    }
+  }
+  throw new Error(`${dir} holds no index of a known network`);
+}
+
+const argv = process.argv.slice(2);
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+if (argv[0] === 'dump') {
+  try {
+    process.exitCode = dump(argv.slice(1));
+  } catch (e) {
+    process.stderr.write(`bpd dump: ${(e as Error).message.split('\n')[0]}\n`);
+    process.exitCode = 1;
+  }
+} else {
+  const { installApi } = await import('../api/install.ts');
+  await runBpd(argv, [installApi]);
+}
