@@ -88,7 +88,7 @@ describe('index: mainnet blocks 0-599 against bitcoinjs-lib', () => {
 
   it('answers every outspend as bitcoinjs-lib computes it', () => {
     let spent = 0;
-    for (const [op, o] of ref.outputs) {
+    for (const op of ref.outputs.keys()) {
       const [txid, vout] = op.split(':');
       const got = ix.outspend(fromHexReversed(txid), Number(vout));
       const want = ref.spends.get(op);
@@ -410,5 +410,27 @@ describe('index: modern mainnet blocks 840002-840007 (an index started above gen
     for (let i = 0; i < 3; i++) ix.disconnectTip();
     for (let h = 840005; h <= 840007; h++) ix.connectBlock(blocks[h - 840002], h);
     assert.equal(ix.dumpHash(), before);
+  });
+});
+
+describe('index: read-only opening', () => {
+  it('answers and dumps without writing; refuses writes and an empty dir', async () => {
+    const a = tempDir('ixro');
+    const blocks = mainnet600().slice(0, 20);
+    const w = buildIndex(a.dir, blocks);
+    const hash = w.dumpHash();
+    await w.close();
+    const file = join(a.dir, 'index', 'blocks.dat');
+    appendFileSync(file, new Uint8Array(10));
+    const size = statSync(file).size;
+    const r = openIndex(a.dir, 'mainnet', { readOnly: true });
+    assert.equal(r.dumpHash(), hash);
+    assert.equal(statSync(file).size, size, 'a reader never truncates');
+    assert.throws(() => r.connectBlock(mainnet600()[20], 20), /read-only/);
+    await r.close();
+    const e = tempDir('ixro-empty');
+    assert.throws(() => openIndex(e.dir, 'mainnet', { readOnly: true }));
+    a.cleanup();
+    e.cleanup();
   });
 });
