@@ -17,7 +17,7 @@ function dump(argv: string[]): number {
   const datadir = resolve(values.datadir ?? join(homedir(), '.lnpbp', 'bpd'));
   const dir = indexDir(datadir);
   if (!existsSync(dir)) throw new Error(`no index in ${datadir}`);
-  const index = openAnyNetwork(dir, values.network);
+  const index = openAnyNetwork(datadir, values.network);
   try {
     if (values.hash) {
       process.stdout.write(`${index.dumpHash()}\n`);

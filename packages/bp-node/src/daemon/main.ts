@@ -27,6 +27,7 @@ export interface Bpd {
 /** Extra services started once the node is up (the query API, push). */
 export type BpdPlugin = (bpd: Bpd, ctx: DaemonContext<BpdConfig>) => Promise<void> | void;
 
+/** Where openIndex(datadir) keeps the LMDB environment and blocks.dat. */
 export function indexDir(datadir: string): string {
   return join(datadir, 'index');
 }
@@ -64,7 +65,7 @@ async function main(ctx: DaemonContext<BpdConfig>, plugins: BpdPlugin[]): Promis
 
   // A bad source URL is a config error: refuse it before touching the datadir.
   let source = sourceUrl ? makeSource(cfg, network, sourceUrl) : undefined;
-  const index = openIndex(indexDir(ctx.datadir), network);
+  const index = openIndex(ctx.datadir, network);
   ctx.onShutdown(() => index.close());
   const tip = index.tip();
   log.info('index opened', {
