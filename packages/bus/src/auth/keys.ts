@@ -90,7 +90,8 @@ export function allowListPath(datadir: string, service: string): string {
 
 /**
  * Reads an allow-list: one client public key per line (Z85 or hex), optionally followed by a
- * name for the logs; `#` starts a comment. Returns key (Z85) -> name. A missing file is an
+ * name for the logs; `#` at the start of a line or after whitespace starts a comment (Z85 keys
+ * themselves may contain `#`). Returns key (Z85) -> name. A missing file is an
  * empty list (every client refused).
  */
 export function readAllowList(path: string): Map<string, string> {
@@ -98,7 +99,7 @@ export function readAllowList(path: string): Map<string, string> {
   if (!existsSync(path)) return out;
   const lines = readFileSync(path, 'utf8').split('\n');
   lines.forEach((raw, i) => {
-    const line = raw.replace(/#.*/, '').trim();
+    const line = raw.replace(/(^|\s)#.*/, '').trim();
     if (!line) return;
     const [key, ...name] = line.split(/\s+/);
     const z = parseCurveKey(key, `${path}:${i + 1}`);
