@@ -1,5 +1,72 @@
+import { join } from 'node:path';
 import type { DaemonContext } from '@lnpbp/bus';
 import type { Bpd, BpdConfig } from '../daemon/main.ts';
+import { makeHandlers } from './handlers.ts';
+import { bpdMessages } from './messages.ts';
+import { Pusher } from './push.ts';
+import { WatchTable } from './watch.ts';
 
-/** Starts bpd's query API and push publisher on the bus. */
-export async function installApi(_bpd: Bpd, _ctx: DaemonContext<BpdConfig>): Promise<void> {}
+/** Where persisted watch sets live. */
+export function watchDir(datadir: string): string {
+  return join(datadir, 'watch');
+}
+
+/**
+ * Starts bpd's query API (RPC) and push publisher on the bus, before the syncer runs, so every
+ * block and mempool arrival of this run is published. Persisted watch sets are loaded first.
+ */
+export async function installApi(bpd: Bpd, ctx: DaemonContext<BpdConfig>): Promise<void> {
+  const log = ctx.log.child('api');
+  const watches = new WatchTable(watchDir(ctx.datadir));
+  const loaded = watches.load();
+  if (loaded.sets > 0 || loaded.skipped.length > 0)
+    log.info('watch sets loaded', { sets: loaded.sets, items: watches.itemCount, skipped: loaded.skipped });
+
+  const pub = await ctx.publisher(bpdMessages);
+  const pusher = new Pusher(bpd.index, bpd.mempool, watches, pub);
+  pusher.attach(bpd.syncer);
+
+  let synced = false;
+  bpd.syncer.on('synced', () => {
+    synced = true;
+  });
+  let sourceTip: number | undefined;
+  const refreshTip = () => {
+    bpd.source.getTip().then(
+      (t) => {
+        sourceTip = t.height;
+      },
+      () => {},
+    );
+  };
+  // The status reply must not wait on the source: its tip is polled here instead.
+  const timer = setInterval(refreshTip, 2000);
+  timer.unref();
+  bpd.syncer.on('block', () => {
+    if (sourceTip !== undefined && bpd.index.tip()!.height > sourceTip) sourceTip = bpd.index.tip()!.height;
+  });
+  ctx.onShutdown(() => clearInterval(timer));
+
+  const handlers = makeHandlers({
+    network: bpd.network,
+    index: bpd.index,
+    mempool: bpd.mempool,
+    source: bpd.source,
+    sourceName: bpd.sourceName,
+    startedAt: bpd.startedAt,
+    watches,
+    pub,
+    synced: () => synced,
+    sourceTip: () => sourceTip,
+  });
+  await ctx.serveRpc(bpdMessages, handlers, {
+    status: () => ({
+      tip: bpd.index.tip()?.height ?? -1,
+      mempool: bpd.mempool.size,
+      watchSets: watches.sets.size,
+      watchItems: watches.itemCount,
+      published: pub.published,
+      ...Object.fromEntries(Object.entries(pusher.counts).map(([k, v]) => [`pushed.${k}`, v])),
+    }),
+  });
+}

@@ -1,17 +1,22 @@
 import { defineMessages, t } from '@lnpbp/bus';
 
 /**
- * bpd's bus API: every request, reply and notification, declared once. The client library,
- * bp-cli and docs/bpd-api.md are all derived from this table.
+ * bpd's bus API: every request, reply and notification, declared once. The client library
+ * (@lnpbp/bp-client), bp-cli and docs/bpd-api.md are all derived from this table.
  *
  * Conventions: hashes and txids are 32 bytes in internal order (clients show them reversed);
- * LNPBP-5 short ids are u64; heights are absent (optional) for mempool items; cursors are opaque
- * bytes returned by the previous page.
+ * LNPBP-5 short ids are u64; heights are absent for mempool items; cursors are opaque bytes
+ * returned by the previous page; a `limit` of 0 means the default page size (100), above
+ * MAX_PAGE is refused.
  */
-const MAX_PAGE = 10_000;
-const MAX_WATCH = 100_000;
+export const MAX_PAGE = 1_000;
+/** Items per watch request (a request must fit the 1 MiB frame); a set grows by repeated requests. */
+export const MAX_WATCH_ITEMS = 20_000;
 const MAX_TX = 4_000_000;
-const MAX_SCRIPT = 10_000;
+const MAX_BLOCK = 4_000_000;
+export const MAX_SCRIPT = 10_000;
+const MAX_CURSOR = 16;
+const SUBSCRIPTION = t.string(64);
 
 const headerInfo = {
   height: t.u32,
@@ -21,6 +26,8 @@ const headerInfo = {
   txCount: t.u32,
   size: t.u32,
 } as const;
+
+const blockSelector = { height: t.optional(t.u32), hash: t.optional(t.bytes32) } as const;
 
 const spendRef = t.struct({
   spent: t.bool,
@@ -49,28 +56,34 @@ const utxoItem = t.struct({
   shortId: t.u64,
 });
 
-/** A script to query by: exactly one of scriptPubKey bytes or an Electrum-style script hash. */
+/** A script to query by: exactly one of scriptPubKey bytes, sha256(script) (internal order), or an address. */
 const scriptQuery = {
   script: t.optional(t.bytes(MAX_SCRIPT)),
   scriptHash: t.optional(t.bytes32),
+  address: t.optional(t.string(128)),
 } as const;
+
+const page = { cursor: t.optional(t.bytes(MAX_CURSOR)), limit: t.u32 } as const;
 
 export const bpdMessages = defineMessages(
   {
     getinfo: {
       id: 0x0100,
-      doc: 'Node status: network, tip, sync progress, mempool, index sizes, uptime.',
+      doc: 'Node status: network, tip, sync progress, mempool, index sizes, watch sets, uptime.',
       fields: {},
       reply: {
         network: t.string(16),
         tipHeight: t.optional(t.u32),
         tipHash: t.optional(t.bytes32),
+        baseHeight: t.optional(t.u32),
         sourceTipHeight: t.optional(t.u32),
         syncing: t.bool,
         mempoolTxs: t.u32,
         mempoolBytes: t.u64,
         indexBytes: t.u64,
-        blockStoreBytes: t.u64,
+        blockFileBytes: t.u64,
+        watchSets: t.u32,
+        watchItems: t.u32,
         uptimeSec: t.u32,
         version: t.string(32),
         source: t.string(256),
@@ -78,19 +91,19 @@ export const bpdMessages = defineMessages(
     },
     header: {
       id: 0x0101,
-      doc: 'A best-chain block header by height or hash.',
-      fields: { height: t.optional(t.u32), hash: t.optional(t.bytes32) },
+      doc: 'A best-chain block header by height or hash (exactly one).',
+      fields: blockSelector,
       reply: headerInfo,
     },
     block: {
       id: 0x0102,
-      doc: 'A best-chain block (raw) by height or hash.',
-      fields: { height: t.optional(t.u32), hash: t.optional(t.bytes32) },
-      reply: { ...headerInfo, raw: t.bytes(MAX_TX) },
+      doc: 'A best-chain block (raw) by height or hash (exactly one).',
+      fields: blockSelector,
+      reply: { ...headerInfo, raw: t.bytes(MAX_BLOCK) },
     },
     tx: {
       id: 0x0103,
-      doc: 'A transaction by txid or by its LNPBP-5 short id (confirmed or in the mempool).',
+      doc: 'A transaction by txid or by its LNPBP-5 short id (exactly one; confirmed or in the mempool).',
       fields: { txid: t.optional(t.bytes32), shortId: t.optional(t.u64) },
       reply: {
         txid: t.bytes32,
@@ -103,7 +116,7 @@ export const bpdMessages = defineMessages(
     },
     outspend: {
       id: 0x0104,
-      doc: 'Which input spends txid:vout (confirmed or in the mempool).',
+      doc: 'Which input spends txid:vout (confirmed, or in the mempool: no height).',
       fields: { txid: t.bytes32, vout: t.u32 },
       reply: { spend: spendRef },
     },
@@ -116,14 +129,14 @@ export const bpdMessages = defineMessages(
     history: {
       id: 0x0106,
       doc: 'Funding and spending entries of a script in chain order, then mempool; paged by cursor.',
-      fields: { ...scriptQuery, cursor: t.optional(t.bytes(64)), limit: t.u32 },
-      reply: { items: t.list(historyItem, MAX_PAGE), next: t.optional(t.bytes(64)) },
+      fields: { ...scriptQuery, ...page },
+      reply: { items: t.list(historyItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
     },
     utxos: {
       id: 0x0107,
       doc: 'Unspent outputs paying a script (mempool spends removed, mempool outputs added); paged.',
-      fields: { ...scriptQuery, cursor: t.optional(t.bytes(64)), limit: t.u32 },
-      reply: { items: t.list(utxoItem, MAX_PAGE), next: t.optional(t.bytes(64)) },
+      fields: { ...scriptQuery, ...page },
+      reply: { items: t.list(utxoItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
     },
     balance: {
       id: 0x0108,
@@ -133,7 +146,7 @@ export const bpdMessages = defineMessages(
     },
     shortidResolve: {
       id: 0x0109,
-      doc: 'What an LNPBP-5 short id names: block hash, txid, and input/output index.',
+      doc: 'What an LNPBP-5 short id names: kind, block, txid and input/output index (mempool for off-chain ids).',
       fields: { shortId: t.u64 },
       reply: {
         kind: t.string(16),
@@ -145,7 +158,7 @@ export const bpdMessages = defineMessages(
     },
     shortidOf: {
       id: 0x010a,
-      doc: 'The LNPBP-5 short id of a block (by hash), a tx (by txid), or a tx input/output.',
+      doc: 'The LNPBP-5 short id of a block (blockHash), a tx (txid), or one of its inputs (vin) or outputs (vout).',
       fields: {
         blockHash: t.optional(t.bytes32),
         txid: t.optional(t.bytes32),
@@ -157,12 +170,12 @@ export const bpdMessages = defineMessages(
     mempoolList: {
       id: 0x010b,
       doc: 'Txids in the mempool, in arrival order; paged.',
-      fields: { cursor: t.optional(t.bytes(64)), limit: t.u32 },
-      reply: { txids: t.list(t.bytes32, MAX_PAGE), next: t.optional(t.bytes(64)) },
+      fields: page,
+      reply: { txids: t.list(t.bytes32, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
     },
     mempoolEntry: {
       id: 0x010c,
-      doc: 'A mempool entry: raw tx, size, fee (when every input is known), arrival time.',
+      doc: 'A mempool entry: raw tx, vsize, fee (when every input is known), arrival time.',
       fields: { txid: t.bytes32 },
       reply: {
         raw: t.bytes(MAX_TX),
@@ -176,7 +189,7 @@ export const bpdMessages = defineMessages(
       id: 0x010d,
       doc: 'Electrum-style fee histogram: [feerate sat/vB, vsize] pairs from high to low feerate.',
       fields: {},
-      reply: { bins: t.list(t.struct({ feeRate: t.u32, vsize: t.u64 }), 1_000) },
+      reply: { bins: t.list(t.struct({ feeRate: t.u32, vsize: t.u64 }), 10_000) },
     },
     broadcast: {
       id: 0x010e,
@@ -186,23 +199,30 @@ export const bpdMessages = defineMessages(
     },
     watch: {
       id: 0x0110,
-      doc: 'Registers (or extends) a watch set; matches are published on topics "spend" and "script" tagged with the subscription id.',
+      doc: 'Creates or extends a watch set; matches are published on "spend/<subscription>" and "script/<subscription>". Without a subscription id bpd makes one.',
       fields: {
-        subscription: t.string(64),
-        outpoints: t.list(t.struct({ txid: t.bytes32, vout: t.u32 }), MAX_WATCH),
-        scripts: t.list(t.bytes(MAX_SCRIPT), MAX_WATCH),
+        subscription: t.optional(SUBSCRIPTION),
+        outpoints: t.list(t.struct({ txid: t.bytes32, vout: t.u32 }), MAX_WATCH_ITEMS),
+        scripts: t.list(t.bytes(MAX_SCRIPT), MAX_WATCH_ITEMS),
+        addresses: t.list(t.string(128), MAX_WATCH_ITEMS),
         persist: t.bool,
       },
-      reply: { subscription: t.string(64), outpoints: t.u32, scripts: t.u32 },
+      reply: { subscription: SUBSCRIPTION, outpoints: t.u32, scripts: t.u32, persisted: t.bool },
     },
     unwatch: {
       id: 0x0111,
-      doc: 'Drops a watch set.',
-      fields: { subscription: t.string(64) },
+      doc: 'Drops a watch set (and its persisted copy).',
+      fields: { subscription: SUBSCRIPTION },
       reply: { removed: t.bool },
     },
-    // Notifications (PUB/SUB). The topic is the notification name, plus "/<subscription>" for
-    // watch matches, so a client subscribes to exactly its own matches.
+    ping: {
+      id: 0x0112,
+      doc: 'Publishes `pong` with the token on topic "ping/<token hex>": a subscriber that sees it knows its earlier topic subscriptions are active.',
+      fields: { token: t.u64 },
+      reply: {},
+    },
+    // Notifications (PUB/SUB). The topic is the notification's topic name, plus "/<subscription>"
+    // for watch matches, so a client subscribes to exactly its own matches.
     blockConnected: {
       id: 0x0200,
       doc: 'Topic "block": a block was connected to the best chain.',
@@ -210,41 +230,65 @@ export const bpdMessages = defineMessages(
     },
     reorg: {
       id: 0x0201,
-      doc: 'Topic "reorg": blocks from `fromHeight` up to `toHeight` were disconnected.',
+      doc: 'Topic "reorg": blocks `fromHeight`..`toHeight` were disconnected; `forkHash` is the block they now follow.',
       fields: { fromHeight: t.u32, toHeight: t.u32, forkHash: t.bytes32 },
     },
     mempoolTx: {
       id: 0x0202,
       doc: 'Topic "tx": a transaction entered the mempool.',
-      fields: { txid: t.bytes32, shortId: t.u64, vsize: t.u32 },
+      fields: { txid: t.bytes32, shortId: t.u64, vsize: t.u32, fee: t.optional(t.u64) },
     },
     spend: {
       id: 0x0203,
-      doc: 'Topic "spend/<subscription>": a watched outpoint was spent (mempool, or confirmed with height).',
+      doc: 'Topic "spend/<subscription>": a watched outpoint was spent (mempool: no height; confirmed: height and block hash).',
       fields: {
-        subscription: t.string(64),
+        subscription: SUBSCRIPTION,
         txid: t.bytes32,
         vout: t.u32,
         spendingTxid: t.bytes32,
         vin: t.u32,
+        shortId: t.u64,
         height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
       },
     },
     scriptActivity: {
       id: 0x0204,
-      doc: 'Topic "script/<subscription>": a tx funds or spends a watched script.',
+      doc: 'Topic "script/<subscription>": a tx funds (kind 0, index = vout) or spends from (kind 1, index = vin) a watched script.',
       fields: {
-        subscription: t.string(64),
+        subscription: SUBSCRIPTION,
         script: t.bytes(MAX_SCRIPT),
         txid: t.bytes32,
         kind: t.u8,
         index: t.u32,
         value: t.u64,
+        shortId: t.u64,
         height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
       },
+    },
+    pong: {
+      id: 0x0205,
+      doc: 'Topic "ping/<token hex>": the answer to a `ping` request.',
+      fields: { token: t.u64 },
     },
   },
   { service: 'bpd', version: 1 },
 );
 
 export type BpdMessages = typeof bpdMessages.table;
+
+/** Application error codes of bpd's error replies (bus codes are below 0x100). */
+export const BpdError = {
+  /** The block, tx, entry or item asked for is not in the index or the mempool. */
+  notFound: 0x100,
+  /** Well-formed but unusable arguments: none or two of a choice, a bad address, a limit too large. */
+  badRequest: 0x101,
+  /** A cursor that no page of this query returned. */
+  badCursor: 0x102,
+  /** The chain source refused a broadcast, or the tx does not parse. */
+  rejected: 0x103,
+  /** A watch set or the watch table is full. */
+  watchLimit: 0x104,
+} as const;
+export type BpdErrorName = keyof typeof BpdError;

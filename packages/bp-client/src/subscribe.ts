@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { toHex, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
+import { type Gap, type Notification, Subscriber } from '@lnpbp/bus';
+import { type BpdMessages, bpdMessages } from '@lnpbp/bp-node/api/messages';
+import type { BpClient, WatchRequest } from './client.ts';
+
+export type BpdNotification = Notification<BpdMessages>;
+
+export interface SubscribeOptions {
+  /** Every notification on the subscribed topics, in order. */
+  onNotification: (n: BpdNotification) => void;
+  /**
+   * Notifications were lost on a topic (ZeroMQ dropped them, or bpd restarted): re-read by query
+   * whatever the notifications were keeping current.
+   */
+  onGap?: (gap: Gap) => void;
+  /** How long to wait for the subscription to become active. Default 5 s. */
+  readyTimeoutMs?: number;
+}
+
+/** Whether a notification's topic is one asked for: equal, or below it ("spend" takes "spend/x"). */
+export function topicMatches(asked: readonly string[], topic: string): boolean {
+  for (const t of asked) {
+    if (t === '' || topic === t) return true;
+    if (topic.startsWith(t.endsWith('/') ? t : `${t}/`)) return true;
+  }
+  return false;
+}
+
+/**
+ * A SUB socket on bpd's publisher. ZeroMQ applies a subscription some time after it is made
+ * (the "slow joiner"), so `open` resolves only once a `pong` it asked for came through: every
+ * topic subscribed before the ping topic is then active too (one connection, in order).
+ */
+export class Subscription {
+  private constructor(
+    readonly subscriber: Subscriber<BpdMessages>,
+    private readonly loop: Promise<void>,
+  ) {}
+
+  get stats() {
+    return this.subscriber.stats;
+  }
+
+  static async open(client: BpClient, topics: readonly string[], opts: SubscribeOptions): Promise<Subscription> {
+    const token = randomBytes(8).readBigUInt64BE();
+    const pingTopic = `ping/${token.toString(16).padStart(16, '0')}`;
+    const sub = new Subscriber({
+      schema: bpdMessages,
+      endpoint: client.pubEndpoint,
+      curve: client.curve,
+      topics: [...topics, pingTopic],
+      onGap: (g) => {
+        if (!g.topic.startsWith('ping/')) opts.onGap?.(g);
+      },
+    });
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => {
+      ready = r;
+    });
+    const loop = (async () => {
+      for await (const n of sub) {
+        if (n.name === 'pong') {
+          if (n.body.token === token) ready();
+          continue;
+        }
+        if (topicMatches(topics, n.topic)) opts.onNotification(n);
+      }
+    })();
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 5000);
+    let done = false;
+    isReady.then(() => {
+      done = true;
+    });
+    try {
+      while (!done) {
+        if (Date.now() > deadline) throw new Error(`no notification from ${client.pubEndpoint} (is bpd publishing there?)`);
+        await client.ping(token);
+        await Promise.race([isReady, new Promise((r) => setTimeout(r, 50))]);
+      }
+    } catch (e) {
+      sub.close();
+      throw e;
+    }
+    sub.unsubscribe(pingTopic);
+    return new Subscription(sub, loop);
+  }
+
+  close(): Promise<void> {
+    this.subscriber.close();
+    return this.loop.catch(() => {});
+  }
+}
+
+export interface SpendEvent {
+  subscription: string;
+  /** The watched outpoint (display-order txid). */
+  txid: string;
+  vout: number;
+  spendingTxid: string;
+  vin: number;
+  shortId: bigint;
+  /** null: seen in the mempool. */
+  height: number | null;
+  blockHash: string | null;
+}
+
+export interface ScriptEvent {
+  subscription: string;
+  script: string;
+  txid: string;
+  kind: 'funding' | 'spending';
+  index: number;
+  value: bigint;
+  shortId: bigint;
+  height: number | null;
+  blockHash: string | null;
+}
+
+export interface WatchSubscribeOptions {
+  onSpend?: (e: SpendEvent) => void;
+  onScript?: (e: ScriptEvent) => void;
+  onReorg?: (r: { fromHeight: number; toHeight: number; forkHash: string }) => void;
+  onBlock?: (b: { height: number; hash: string; shortId: bigint; txCount: number }) => void;
+  /** Matches may have been missed (gap, bpd restart): re-read the watched items by query. */
+  onResync?: (gap: Gap) => void;
+  /** Errors of the automatic re-registration after a restart. */
+  onError?: (e: Error) => void;
+}
+
+/** A watch set with its live matches; see BpClient.watchSubscribe. */
+export class WatchSubscription {
+  private constructor(
+    readonly id: string,
+    readonly subscription: Subscription,
+    private readonly client: BpClient,
+  ) {}
+
+  static async open(client: BpClient, w: WatchRequest, o: WatchSubscribeOptions): Promise<WatchSubscription> {
+    const id = w.subscription ?? randomBytes(8).toString('hex');
+    const req = { ...w, subscription: id };
+    const onGap = (g: Gap) => {
+      if (g.reason === 'restart') {
+        // A set that was not persisted died with the old bpd: register it again first.
+        client.watch(req).then(
+          () => o.onResync?.(g),
+          (e) => o.onError?.(e as Error),
+        );
+      } else o.onResync?.(g);
+    };
+    const onNotification = (n: BpdNotification) => {
+      const hex = (b: Uint8Array | undefined) => (b ? toHexReversed(b) : null);
+      if (n.name === 'spend') {
+        const b = n.body;
+        if (b.subscription !== id) return;
+        o.onSpend?.({
+          subscription: id,
+          txid: toHexReversed(b.txid),
+          vout: b.vout,
+          spendingTxid: toHexReversed(b.spendingTxid),
+          vin: b.vin,
+          shortId: b.shortId,
+          height: b.height ?? null,
+          blockHash: hex(b.blockHash),
+        });
+      } else if (n.name === 'scriptActivity') {
+        const b = n.body;
+        if (b.subscription !== id) return;
+        o.onScript?.({
+          subscription: id,
+          script: toHex(b.script),
+          txid: toHexReversed(b.txid),
+          kind: b.kind === 0 ? 'funding' : 'spending',
+          index: b.index,
+          value: b.value,
+          shortId: b.shortId,
+          height: b.height ?? null,
+          blockHash: hex(b.blockHash),
+        });
+      } else if (n.name === 'reorg') {
+        o.onReorg?.({ ...n.body, forkHash: toHexReversed(n.body.forkHash) });
+      } else if (n.name === 'blockConnected') {
+        o.onBlock?.({ ...n.body, hash: toHexReversed(n.body.hash) });
+      }
+    };
+    const subscription = await Subscription.open(client, [`spend/${id}`, `script/${id}`, 'reorg', 'block'], {
+      onNotification,
+      onGap,
+    });
+    try {
+      await client.watch(req);
+    } catch (e) {
+      await subscription.close();
+      throw e;
+    }
+    return new WatchSubscription(id, subscription, client);
+  }
+
+  /** Stops listening; with `drop`, also removes the set from bpd. */
+  async close(drop = false): Promise<void> {
+    if (drop) await this.client.unwatch(this.id).catch(() => false);
+    await this.subscription.close();
+  }
+}
