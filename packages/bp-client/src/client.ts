@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fromHex, fromHexReversed, toHex, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
+import { type BpdMessages, bpdMessages, MAX_WATCH_ITEMS } from '@lnpbp/bp-node/api/messages';
 import {
   type CurveClientOptions,
   defaultEndpoint,
@@ -9,8 +10,12 @@ import {
   RpcClient,
   type StatusReply,
 } from '@lnpbp/bus';
-import { type BpdMessages, bpdMessages, MAX_WATCH_ITEMS } from '@lnpbp/bp-node/api/messages';
-import { type SubscribeOptions, Subscription, type WatchSubscribeOptions, WatchSubscription } from './subscribe.ts';
+import {
+  type SubscribeOptions,
+  Subscription,
+  type WatchSubscribeOptions,
+  WatchSubscription,
+} from './subscribe.ts';
 
 /**
  * Typed client of bpd's bus API. Txids and block hashes are display-order hex strings on this
@@ -138,7 +143,13 @@ function header(h: ReplyOf<BpdMessages, 'header'>): HeaderInfo {
 
 function spend(s: ReplyOf<BpdMessages, 'outspend'>['spend']): Outspend {
   if (!s.spent) return { spent: false };
-  return { spent: true, txid: toHexReversed(s.txid!), vin: s.vin!, height: opt(s.height), shortId: s.shortId! };
+  return {
+    spent: true,
+    txid: toHexReversed(s.txid!),
+    vin: s.vin!,
+    height: opt(s.height),
+    shortId: s.shortId!,
+  };
 }
 
 export class BpClient {
@@ -181,7 +192,10 @@ export class BpClient {
     const r = await this.rpc.request('getinfo', {}, o);
     return {
       network: r.network,
-      tip: r.tipHeight !== undefined && r.tipHash ? { height: r.tipHeight, hash: toHexReversed(r.tipHash) } : null,
+      tip:
+        r.tipHeight !== undefined && r.tipHash
+          ? { height: r.tipHeight, hash: toHexReversed(r.tipHash) }
+          : null,
       baseHeight: opt(r.baseHeight),
       sourceTipHeight: opt(r.sourceTipHeight),
       syncing: r.syncing,
@@ -281,7 +295,8 @@ export class BpClient {
     q: { blockHash: string } | { txid: string; vin?: number; vout?: number },
     o?: RequestOptions,
   ): Promise<{ shortId: bigint; confirmed: boolean }> {
-    if ('blockHash' in q) return this.rpc.request('shortidOf', { blockHash: rev(q.blockHash, 'blockHash') }, o);
+    if ('blockHash' in q)
+      return this.rpc.request('shortidOf', { blockHash: rev(q.blockHash, 'blockHash') }, o);
     return this.rpc.request('shortidOf', { txid: rev(q.txid, 'txid'), vin: q.vin, vout: q.vout }, o);
   }
 
@@ -296,7 +311,10 @@ export class BpClient {
   }
 
   async feeHistogram(o?: RequestOptions): Promise<{ feeRate: number; vsize: number }[]> {
-    return (await this.rpc.request('feeHistogram', {}, o)).bins.map((b) => ({ feeRate: b.feeRate, vsize: Number(b.vsize) }));
+    return (await this.rpc.request('feeHistogram', {}, o)).bins.map((b) => ({
+      feeRate: b.feeRate,
+      vsize: Number(b.vsize),
+    }));
   }
 
   /** Relays a raw tx (hex or bytes) through bpd's chain source; returns its txid. */

@@ -1,3 +1,4 @@
+export { BpdError, bpdMessages } from '@lnpbp/bp-node/api/messages';
 export {
   BpClient,
   type BpClientOptions,
@@ -24,4 +25,3 @@ export {
   type WatchSubscribeOptions,
   WatchSubscription,
 } from './subscribe.ts';
-export { BpdError, bpdMessages } from '@lnpbp/bp-node/api/messages';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { toHex, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
-import { type Gap, type Notification, Subscriber } from '@lnpbp/bus';
 import { type BpdMessages, bpdMessages } from '@lnpbp/bp-node/api/messages';
+import { type Gap, type Notification, Subscriber } from '@lnpbp/bus';
 import type { BpClient, WatchRequest } from './client.ts';
 
 export type BpdNotification = Notification<BpdMessages>;
@@ -42,7 +42,11 @@ export class Subscription {
     return this.subscriber.stats;
   }
 
-  static async open(client: BpClient, topics: readonly string[], opts: SubscribeOptions): Promise<Subscription> {
+  static async open(
+    client: BpClient,
+    topics: readonly string[],
+    opts: SubscribeOptions,
+  ): Promise<Subscription> {
     const token = randomBytes(8).readBigUInt64BE();
     const pingTopic = `ping/${token.toString(16).padStart(16, '0')}`;
     const sub = new Subscriber({
@@ -74,7 +78,8 @@ export class Subscription {
     });
     try {
       while (!done) {
-        if (Date.now() > deadline) throw new Error(`no notification from ${client.pubEndpoint} (is bpd publishing there?)`);
+        if (Date.now() > deadline)
+          throw new Error(`no notification from ${client.pubEndpoint} (is bpd publishing there?)`);
         await client.ping(token);
         await Promise.race([isReady, new Promise((r) => setTimeout(r, 50))]);
       }

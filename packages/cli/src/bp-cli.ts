@@ -7,6 +7,7 @@ import {
   txDetail,
   txFromArg,
 } from './commands/decode.ts';
+import { runQuery } from './commands/query.ts';
 import { shortidDecode, shortidEncode } from './commands/shortid.ts';
 import { CliError, fail } from './fail.ts';
 
@@ -18,6 +19,30 @@ Usage:
   bp-cli shortid decode <id> [--json]
   bp-cli shortid encode --height H --block-hash X [--tx N [--input I | --output O]] [--json]
   bp-cli shortid encode --txid X [--input I | --output O] [--json]     (off-chain id)
+
+Queries (ask bpd over its bus):
+  bp-cli status
+  bp-cli header <height|hash>            bp-cli block <height|hash>
+  bp-cli tx <txid|shortid>                (raw hex and decoded)
+  bp-cli outspend <txid>:<vout>           bp-cli outspends <txid>
+  bp-cli history <address|script-hex|scripthash> [--limit N] [--cursor C]
+  bp-cli utxos <address|script-hex|scripthash> [--limit N] [--cursor C]
+  bp-cli balance <address|script-hex|scripthash>
+  bp-cli shortid resolve <id>             bp-cli shortid of <txid>[:iN|:oN] | --block-hash H
+  bp-cli mempool [list [--limit N] [--cursor C] | entry <txid> | histogram]
+  bp-cli broadcast <raw tx hex>
+  bp-cli subscribe <block|reorg|tx|topic>...
+  bp-cli subscribe watch <txid:vout|address|script-hex>... [--persist] [--id ID]
+  bp-cli unwatch <subscription>
+  (scripthash: Electrum's, sha256 of the script in reversed hex; cursors are the hex "next" of a page)
+
+Connection:
+  --connect EP          ipc://PATH or tcp://HOST:PORT (default ipc://<datadir>/bpd.rpc.sock)
+  --pub-connect EP      notification endpoint (default: next to the RPC socket, or <datadir>/bpd.pub.sock)
+  --datadir D           bpd's datadir (default ~/.lnpbp/bpd)
+  --curve-server-key K  bpd's public key (Z85/hex, or its bpd.key.pub file); needed for tcp://
+  --curve-key FILE      this client's keypair file ("public <z85>" / "secret <z85>" lines)
+  --timeout MS          per-request timeout (default 30000)
 
 Options:
   --json       machine-readable output (one JSON object per line)
@@ -91,7 +116,7 @@ function cmdShortid(pos: string[], v: Values): void {
   );
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({
@@ -109,6 +134,16 @@ function main(argv: string[]): void {
         txid: { type: 'string' },
         input: { type: 'string' },
         output: { type: 'string' },
+        connect: { type: 'string' },
+        'pub-connect': { type: 'string' },
+        datadir: { type: 'string' },
+        'curve-server-key': { type: 'string' },
+        'curve-key': { type: 'string' },
+        timeout: { type: 'string' },
+        limit: { type: 'string' },
+        cursor: { type: 'string' },
+        persist: { type: 'boolean' },
+        id: { type: 'string' },
       },
     }) as { values: Values; positionals: string[] };
   } catch (e) {
@@ -126,10 +161,15 @@ function main(argv: string[]): void {
       cmdDecode(rest, values);
       return;
     case 'shortid':
-      cmdShortid(rest, values);
+      if (rest[0] === 'decode' || rest[0] === 'encode') {
+        cmdShortid(rest, values);
+        return;
+      }
+      await runQuery(cmd, rest, values);
       return;
     default:
-      throw new CliError(`unknown command "${cmd}" (see bp-cli --help)`);
+      if (!(await runQuery(cmd, rest, values)))
+        throw new CliError(`unknown command "${cmd}" (see bp-cli --help)`);
   }
 }
 
@@ -139,8 +179,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   fail(e);
 });
 
-try {
-  main(process.argv.slice(2));
-} catch (e) {
-  fail(e);
-}
+main(process.argv.slice(2)).then(
+  () => process.exit(process.exitCode ?? 0),
+  (e) => fail(e),
+);

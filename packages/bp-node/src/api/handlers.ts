@@ -1,5 +1,5 @@
-import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { addressParams, addressToScript } from '@lnpbp/bitcoin/address/index';
+import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { DecodeError } from '@lnpbp/bitcoin/errors';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
 import type { NetworkName } from '@lnpbp/bitcoin/network';
@@ -13,8 +13,8 @@ import {
   offchainTxId,
   onchainHi,
   outputLo,
-  shortIdFromParts,
   type ShortIdItem,
+  shortIdFromParts,
 } from '@lnpbp/bitcoin/shortid/index';
 import { parseTx } from '@lnpbp/bitcoin/tx/parse';
 import { type Handlers, RpcError } from '@lnpbp/bus';
@@ -23,7 +23,7 @@ import type { Mempool } from '../index/mempool.ts';
 import { IndexView, type Spend } from '../index/view.ts';
 import type { ChainSource } from '../source/types.ts';
 import { BpdError, type BpdMessages, MAX_PAGE } from './messages.ts';
-import { TOPIC, type Publish } from './push.ts';
+import { type Publish, TOPIC } from './push.ts';
 import { SUBSCRIPTION_RE, WatchLimitError, WatchTable } from './watch.ts';
 
 export const DEFAULT_PAGE = 100;
@@ -70,7 +70,8 @@ function viewCursor(c: Uint8Array | undefined): Uint8Array | null {
 
 /** Addresses of bcoin's regtest use hrp "rb" besides Core's "bcrt": both are accepted there. */
 export function scriptOfAddress(network: NetworkName, address: string): Uint8Array {
-  const nets = network === 'regtest' ? [addressParams('regtest'), addressParams('regtest', { hrp: 'rb' })] : [network];
+  const nets =
+    network === 'regtest' ? [addressParams('regtest'), addressParams('regtest', { hrp: 'rb' })] : [network];
   let last: unknown;
   for (const n of nets) {
     try {
@@ -86,7 +87,11 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
   const { index, mempool, watches } = d;
   const view = new IndexView(index, mempool);
 
-  const scriptHashOf = (q: { script?: Uint8Array; scriptHash?: Uint8Array; address?: string }): Uint8Array => {
+  const scriptHashOf = (q: {
+    script?: Uint8Array;
+    scriptHash?: Uint8Array;
+    address?: string;
+  }): Uint8Array => {
     const given = (q.script ? 1 : 0) + (q.scriptHash ? 1 : 0) + (q.address !== undefined ? 1 : 0);
     if (given !== 1) fail('badRequest', 'give exactly one of script, scriptHash, address');
     if (q.scriptHash) return q.scriptHash;
@@ -95,10 +100,12 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
   };
 
   const blockHeight = (b: { height?: number; hash?: Uint8Array }): number => {
-    if ((b.height === undefined) === (b.hash === undefined)) fail('badRequest', 'give exactly one of height, hash');
+    if ((b.height === undefined) === (b.hash === undefined))
+      fail('badRequest', 'give exactly one of height, hash');
     if (b.height !== undefined) return b.height;
     const h = index.heightOf(b.hash!);
-    if (h === null) fail('notFound', `block ${toHex(Uint8Array.from(b.hash!).reverse())} not in the best chain`);
+    if (h === null)
+      fail('notFound', `block ${toHex(Uint8Array.from(b.hash!).reverse())} not in the best chain`);
     return h!;
   };
 
@@ -158,7 +165,8 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
     },
 
     tx(b) {
-      if ((b.txid === undefined) === (b.shortId === undefined)) fail('badRequest', 'give exactly one of txid, shortId');
+      if ((b.txid === undefined) === (b.shortId === undefined))
+        fail('badRequest', 'give exactly one of txid, shortId');
       if (b.txid) {
         const t = view.tx(b.txid);
         if (!t) fail('notFound', `tx ${toHex(Uint8Array.from(b.txid).reverse())} not found`);
@@ -177,7 +185,14 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
       if (item.kind === 'tx' || item.kind === 'block') {
         const t = index.txByShortId(b.shortId!);
         if (!t) fail('notFound', `no tx with short id ${b.shortId}`);
-        return { txid: t!.txid, raw: t!.raw, height: t!.height, blockHash: t!.blockHash, position: t!.position, shortId: t!.shortId };
+        return {
+          txid: t!.txid,
+          raw: t!.raw,
+          height: t!.height,
+          blockHash: t!.blockHash,
+          position: t!.position,
+          shortId: t!.shortId,
+        };
       }
       if (item.kind === 'offchain-tx') {
         const e = mempoolByShortId(item);
@@ -255,8 +270,10 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
       const c = index.txByTxid(b.txid);
       if (c) {
         const hi = onchainHi(c.height, blockChecksum(c.blockHash));
-        if (b.vin !== undefined) return { shortId: shortIdFromParts(hi, inputLo(c.position, b.vin)), confirmed: true };
-        if (b.vout !== undefined) return { shortId: shortIdFromParts(hi, outputLo(c.position, b.vout)), confirmed: true };
+        if (b.vin !== undefined)
+          return { shortId: shortIdFromParts(hi, inputLo(c.position, b.vin)), confirmed: true };
+        if (b.vout !== undefined)
+          return { shortId: shortIdFromParts(hi, outputLo(c.position, b.vout)), confirmed: true };
         return { shortId: c.shortId, confirmed: true };
       }
       // Off-chain ids depend only on the txid: answered for any tx, known or not.
@@ -324,7 +341,12 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
       const scripts = [...b.scripts, ...b.addresses.map((a) => scriptOfAddress(d.network, a))];
       try {
         const set = watches.add(id, b.outpoints, scripts, b.persist);
-        return { subscription: id, outpoints: set.outpoints.size, scripts: set.scripts.size, persisted: set.persist };
+        return {
+          subscription: id,
+          outpoints: set.outpoints.size,
+          scripts: set.scripts.size,
+          persisted: set.persist,
+        };
       } catch (e) {
         if (e instanceof WatchLimitError) return fail('watchLimit', e.message);
         throw e;

@@ -38,7 +38,10 @@ export const TOPIC = {
 
 interface SyncEvents {
   on(event: 'block', cb: (r: ConnectResult) => void): unknown;
-  on(event: 'reorg', cb: (r: { fromHeight: number; toHeight: number; forkHash: Uint8Array }) => void): unknown;
+  on(
+    event: 'reorg',
+    cb: (r: { fromHeight: number; toHeight: number; forkHash: Uint8Array }) => void,
+  ): unknown;
 }
 
 /**
@@ -226,7 +229,13 @@ export class Pusher extends EventEmitter {
             this.scriptMatch(
               subs,
               h,
-              { txid, kind: 1, index: vin, value: prev.value, shortId: shortIdFromParts(hi, inputLo(position, vin)) },
+              {
+                txid,
+                kind: 1,
+                index: vin,
+                value: prev.value,
+                shortId: shortIdFromParts(hi, inputLo(position, vin)),
+              },
               at,
             );
         }
@@ -239,7 +248,13 @@ export class Pusher extends EventEmitter {
           this.scriptMatch(
             subs,
             h,
-            { txid, kind: 0, index: vout, value: o.value, shortId: shortIdFromParts(hi, outputLo(position, vout)) },
+            {
+              txid,
+              kind: 0,
+              index: vout,
+              value: o.value,
+              shortId: shortIdFromParts(hi, outputLo(position, vout)),
+            },
             at,
           );
       }
