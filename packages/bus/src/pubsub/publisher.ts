@@ -1,5 +1,4 @@
 import { randomInt } from 'node:crypto';
-import { ValueError } from '@lnpbp/bitcoin/errors';
 import * as zmq from 'zeromq';
 import { registerZapDomain } from '../auth/zap.ts';
 import { type Logger, silentLogger } from '../daemon/log.ts';
