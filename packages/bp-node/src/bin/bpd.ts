@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ValueError } from '@lnpbp/bitcoin/errors';
 import { NETWORKS, parseNetwork } from '@lnpbp/bitcoin/network';
 import { indexDir, runBpd } from '../daemon/main.ts';
+import { preflight } from '../daemon/preflight.ts';
 import { type Index, openIndex } from '../index/index.ts';
 
 /** `bpd dump --datadir D [--hash]`: the canonical line-per-row dump of the index, or its sha256. */
@@ -64,6 +65,12 @@ if (argv[0] === 'dump') {
     process.exitCode = 1;
   }
 } else {
+  // A setup fault is one line on stderr and exit code 1, before the daemon starts.
+  const fault = await preflight(argv);
+  if (fault) {
+    process.stderr.write(`bpd: ${fault}\n`);
+    process.exit(1);
+  }
   const { installApi } = await import('../api/install.ts');
   await runBpd(argv, [installApi]);
 }

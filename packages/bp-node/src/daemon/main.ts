@@ -9,7 +9,7 @@ import { BlocksSource } from '../source/blocks/source.ts';
 import type { ChainSource } from '../source/types.ts';
 import { createSource } from '../source/url.ts';
 import { Syncer } from '../sync/syncer.ts';
-import { bpdOptions } from './options.ts';
+import { bpdOptions, progressIntervalMs } from './options.ts';
 
 export type BpdConfig = DaemonConfig<typeof bpdOptions>;
 
@@ -90,7 +90,7 @@ async function main(ctx: DaemonContext<BpdConfig>, plugins: BpdPlugin[]): Promis
   const syncer = new Syncer(index, source, syncLogger(log.child('sync')), {
     mempool: cfg.exitAtTip ? undefined : mempool,
     startHeight: cfg.startHeight,
-    progressMs: cfg.progressInterval * 1000,
+    progressMs: progressIntervalMs(cfg.progressInterval),
   });
   const bpd: Bpd = {
     network,

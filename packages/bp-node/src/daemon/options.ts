@@ -30,10 +30,18 @@ export const bpdOptions = {
     doc: 'first height to index when the index is empty',
   },
   progressInterval: {
-    type: 'int',
-    default: 5,
-    min: 0,
-    max: 3600,
-    doc: 'seconds between progress lines during sync',
+    type: 'string',
+    default: '5',
+    doc: 'seconds between progress lines during sync (decimals allowed, 0: every block)',
   },
 } as const satisfies ConfigSpec;
+
+/** `--progress-interval` in milliseconds; throws a one-line message for anything but 0..3600 s. */
+export function progressIntervalMs(raw: string): number {
+  const t = raw.trim();
+  const s = Number(t);
+  if (!/^\d+(\.\d+)?$/.test(t) || s > 3600) {
+    throw new Error(`--progress-interval: expected seconds from 0 to 3600, got "${raw}"`);
+  }
+  return Math.round(s * 1000);
+}

@@ -81,6 +81,9 @@ export class Syncer extends EventEmitter {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    // The loop may be waiting on the source (a start() against a peer that never completes a
+    // handshake, a getBlocks from a silent peer): stopping the source settles those waits.
+    if (this.opts.manageSource && this.running) await this.source.stop().catch(() => {});
     await this.running;
   }
 
