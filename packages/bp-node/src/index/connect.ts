@@ -29,6 +29,7 @@ import {
   u64be,
 } from './schema.ts';
 import type { Store } from './store.ts';
+import { blockShapeRows } from './shapes.ts';
 import { UndoWriter } from './undo.ts';
 import { parseAndVerifyBlock } from './verify.ts';
 
@@ -86,6 +87,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
   const txPos = new Map<string, number>();
   const spentOld = new Set<string>();
   const spentHere = new Set<number>();
+  const prevScripts: (Uint8Array | undefined)[] = new Array(nIn);
   undo.reset();
   let k = 0;
   for (let p = 0; p < txs.length; p++) {
@@ -114,6 +116,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
           writeShortId(fids, k * 8, hi, outputLo(q, inp.vout));
           kinds[k] = SAME_BLOCK;
           spentHashes.set(sha256(out.scriptPubKey), k * 32);
+          prevScripts[k] = out.scriptPubKey;
           undo.spent(fids.subarray(k * 8, k * 8 + 8), out.value, out.scriptPubKey);
           continue;
         }
@@ -138,12 +141,15 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
         kinds[k] = INDEXED;
         const script = found.utxo.subarray(8);
         spentHashes.set(sha256(script), k * 32);
+        prevScripts[k] = script;
         const value = new DataView(found.utxo.buffer, found.utxo.byteOffset, 8).getBigUint64(0, true);
         undo.spent(found.id, value, script);
       }
     }
     txPos.set(txKey, p);
   }
+
+  const shapeRows = blockShapeRows(txs, hi, prevScripts);
 
   // The block file record: block | txids | undo, synced before the commit that refers to it.
   const txids = new Uint8Array(32 * txs.length);
@@ -212,6 +218,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
         }
       }
       for (const [lid, value] of late) s.utxos.putSync(lid, value, { append: true });
+      for (const r of shapeRows) s.shapes.putSync(r.key, r.value);
       s.meta.putSync(META_TIP, encodeTip(height, hash));
       s.meta.putSync(META_FILE_END, u64be(s.file.length));
       if (s.base() === null) s.meta.putSync(META_BASE, u32be(height));

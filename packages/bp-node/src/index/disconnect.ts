@@ -24,6 +24,7 @@ import {
   u64be,
 } from './schema.ts';
 import type { Store } from './store.ts';
+import { blockShapeRows } from './shapes.ts';
 import { decodeUndo } from './undo.ts';
 
 export interface DisconnectResult {
@@ -71,6 +72,11 @@ export function disconnectTip(s: Store): DisconnectResult {
   const entries = decodeUndo(undo, nIn);
   const hi = onchainHi(height, blockChecksum(tip.hash));
   const base = s.base();
+  const shapeRows = blockShapeRows(
+    txs,
+    hi,
+    entries.map((u) => (u.id === null ? undefined : u.script)),
+  );
 
   s.env.transactionSync(() => {
     const v12 = new Uint8Array(12);
@@ -110,6 +116,7 @@ export function disconnectTip(s: Store): DisconnectResult {
         s.utxos.removeSync(id);
       }
     }
+    for (const r of shapeRows) s.shapes.removeSync(r.key, r.value);
     s.blocks.removeSync(u32be(height));
     s.hashes.removeSync(tip.hash);
     if (height === base) {

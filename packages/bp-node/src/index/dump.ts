@@ -12,6 +12,7 @@ import {
   readU32be,
   readU64be,
 } from './schema.ts';
+import { CONTEXT_NAMES } from './shapes.ts';
 import type { Bin, Store } from './store.ts';
 import { decodeUndo } from './undo.ts';
 
@@ -31,6 +32,7 @@ import { decodeUndo } from './undo.ts';
  *   extspend <txid>:<vout> <input id>
  *   history <first 8 bytes of sha256(script)> <item id>
  *   utxo <output id> <value> <script hex>
+ *   shape <shape key> <item id> <context: p2sh|p2wsh|tapscript|scriptPubKey>
  * Ids are 16 hex digits; hashes and txids display order (reversed) unless said otherwise.
  */
 export function dumpIndex(s: Store, write: (line: string) => void): void {
@@ -76,6 +78,7 @@ export function dumpIndex(s: Store, write: (line: string) => void): void {
     const u = decodeUtxo(value);
     write(`utxo ${toHex(key)} ${u.value} ${toHex(u.script)}`);
   }
+  dupRows(s.shapes, (k, v) => write(`shape ${toHex(k)} ${toHex(v.subarray(0, 8))} ${CONTEXT_NAMES[v[8]] ?? v[8]}`));
 }
 
 function dupRows(db: Bin, f: (key: Uint8Array, value: Uint8Array) => void): void {

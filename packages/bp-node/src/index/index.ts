@@ -218,6 +218,7 @@ export class Index {
       extspends: s.extspends,
       history: s.history,
       utxos: s.utxos,
+      shapes: s.shapes,
     })) {
       // biome-ignore lint/suspicious/noExplicitAny: lmdb's stat object is untyped
       const st = db.getStats() as any;

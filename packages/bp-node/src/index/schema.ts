@@ -10,7 +10,7 @@
  */
 
 /** Bumped when a layout changes; an index of another version is refused. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const TABLES = {
   /** Named settings: network, schema version, base height, tip, committed flat-file length. */
@@ -29,6 +29,8 @@ export const TABLES = {
   history: 'history',
   /** Output id -> value u64 LE | scriptPubKey. */
   utxos: 'utxos',
+  /** dupFixed: script shape key (8) -> item id (8) | context (1) (shapes.ts). */
+  shapes: 'shapes',
 } as const;
 
 export const TXID_KEY = 2;

@@ -61,6 +61,7 @@ export class Store {
   readonly extspends: Bin;
   readonly history: Bin;
   readonly utxos: Bin;
+  readonly shapes: Bin;
   readonly file: FlatFile;
   readonly readOnly: boolean;
   readonly commitFlags: number | undefined;
@@ -84,6 +85,7 @@ export class Store {
     this.extspends = this.env.openDB({ name: TABLES.extspends, ...bin });
     this.history = allowValueRanges(this.env.openDB({ name: TABLES.history, ...packed }));
     this.utxos = this.env.openDB({ name: TABLES.utxos, ...bin });
+    this.shapes = allowValueRanges(this.env.openDB({ name: TABLES.shapes, ...packed }));
     // 1 abortable | 2 synchronous commit | 0x10000 return before the flush completes.
     this.commitFlags = opts.durability === 'os' ? 0x10003 : undefined;
     this.checkMeta();
