@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { sha256d } from '@lnpbp/bitcoin/hash/index';
 import type { NetworkName } from '@lnpbp/bitcoin/network';
+import type { CompiledPattern } from '@lnpbp/bitcoin/pattern/index';
 import {
   blockChecksum,
   decodeShortId,
@@ -13,6 +14,13 @@ import {
   shortIdFromParts,
   txLo,
 } from '@lnpbp/bitcoin/shortid/index';
+import {
+  type DescriptorOptions,
+  descriptorBalance,
+  descriptorHistory,
+  descriptorUtxos,
+} from '../match/descriptor.ts';
+import { type MatchOptions, type MatchPage, matchConfirmed } from '../match/pattern.ts';
 import { type ConnectResult, connectBlock } from './connect.ts';
 import { type DisconnectResult, disconnectTip } from './disconnect.ts';
 import { dumpHash, dumpIndex } from './dump.ts';
@@ -194,6 +202,24 @@ export class Index {
     if (!id) return null;
     const o = q.outputAt(this.store, id);
     return o ? { ...o, shortId: shortIdFromBytes(id) } : null;
+  }
+
+  /** Script reveals matching a miniscript/template pattern (shape table lookup; src/match/). */
+  match(pattern: string | CompiledPattern, opts: MatchOptions): MatchPage {
+    return matchConfirmed(this.store, pattern, opts);
+  }
+
+  /** History of every script a (watch-only) descriptor derives, gap-limited; items carry derivationIndex. */
+  descriptorHistory(descriptor: string, opts: DescriptorOptions) {
+    return descriptorHistory(this.store, descriptor, opts);
+  }
+
+  descriptorUtxos(descriptor: string, opts: DescriptorOptions) {
+    return descriptorUtxos(this.store, descriptor, opts);
+  }
+
+  descriptorBalance(descriptor: string, opts: { gap?: number } = {}) {
+    return descriptorBalance(this.store, descriptor, opts);
   }
 
   /** Canonical line-per-row dump of every table (see dump.ts for the line forms). */
