@@ -115,7 +115,7 @@ describe('bpd follows reorgs on real bcoin nodes', () => {
     await a.disconnectFrom(b);
     assert.equal(await a.height(), base + depth + 1);
     await bpd.waitLine(`block ${base + depth + 1} of the new branch`, connectedAt(base + depth + 1), 60_000);
-    const r = bpd.lines.findLast((l) => l.msg === 'reorg' && l.component === 'bpd.sync');
+    const r = bpd.lines.filter((l) => l.msg === 'reorg' && l.component === 'bpd.sync').pop();
     assert.ok(r, 'bpd logged the reorg');
     assert.equal(r.fromHeight, base + 1);
     assert.equal(r.toHeight, base + depth);
