@@ -14,7 +14,7 @@
  *   node --import tsx scripts/fuzz.ts [--seed S] [--iterations N] [--time-bound MS]
  *       [--rss-bound MB] [--replay I] [--out DIR] [--no-worker]
  *
- * Defaults: seed 1, 100,000 iterations, 250 ms per iteration plus 0.5 ms per KB of input,
+ * Defaults: seed 1, 100,000 iterations, 250 ms per iteration plus 2 ms per KB of input,
  * 1,536 MB RSS, findings saved as JSON under $TMPDIR/bp-fuzz.
  *
  * The CLI runs the loop in a worker thread watched by the main thread, so an iteration that never
@@ -872,8 +872,9 @@ export interface FuzzOptions {
   /** Wall-clock bound per iteration in ms; a slow iteration is re-run and judged on CPU time. */
   timeBoundMs?: number;
   /**
-   * Extra allowance per KB of input (default 0.5 ms): the 500 KB tx with 500,000 witness items
-   * takes ~300 ms to parse, re-serialize and walk in full, which is linear work, not a hang.
+   * Extra allowance per KB of input (default 2 ms): the 500 KB tx with 500,000 witness items
+   * takes 350-600 ms to parse, materialize and re-serialize (~1 us per item, linear work, not a
+   * hang); a hang is work that grows faster than the input.
    */
   perKbMs?: number;
   /** Resident set size bound in MB. */
@@ -975,7 +976,7 @@ export function runFuzz(opts: FuzzOptions): FuzzResult {
   const corpus = opts.corpus ?? loadCorpus();
   const log = opts.log ?? ((line: string) => console.log(line));
   const baseBound = opts.timeBoundMs ?? 250;
-  const perKb = opts.perKbMs ?? 0.5;
+  const perKb = opts.perKbMs ?? 2;
   const rssBound = (opts.rssBoundMb ?? 1536) * 1024 * 1024;
   const every = opts.progressEvery ?? 0;
   const stop = opts.stopOnFinding ?? true;
@@ -1154,7 +1155,10 @@ async function main(): Promise<void> {
     const c = makeCase(corpus, args.seed, args.replay);
     console.log(`replay seed=${args.seed} iteration=${args.replay} from ${c.seedName}`);
     console.log(`  mutations: ${c.mutations.join(' | ')}`);
-    console.log(`  input: ${describeInput(c).input}`);
+    const { input, inputLength } = describeInput(c);
+    console.log(
+      `  input: ${input.length > 2000 ? `${input.slice(0, 2000)}... (${inputLength} bytes/chars)` : input}`,
+    );
     const r = runFuzz({ ...args, start: args.replay, iterations: 1, corpus });
     console.log(summary(r));
     process.exit(r.findings.length ? 1 : 0);
