@@ -68,6 +68,19 @@ export class Index {
     return this.store.network;
   }
 
+  /**
+   * 'os': commits return without flushing to disk (a process crash loses nothing; a power loss
+   * may lose or, per LMDB's MDB_NOSYNC, damage recent commits). Back to 'full' flushes first.
+   * The syncer uses 'os' for long catch-ups.
+   */
+  setDurability(d: 'full' | 'os'): void {
+    this.store.setDurability(d);
+  }
+
+  get durability(): 'full' | 'os' {
+    return this.store.durability;
+  }
+
   /** The last connected block, null while empty. */
   tip(): Tip | null {
     return this.store.tip();

@@ -64,7 +64,7 @@ export class Store {
   readonly shapes: Bin;
   readonly file: FlatFile;
   readonly readOnly: boolean;
-  readonly commitFlags: number | undefined;
+  commitFlags: number | undefined;
   private rowCache = new Map<number, BlockRow>();
 
   constructor(
@@ -115,6 +115,24 @@ export class Store {
         `${this.dir} has schema version ${v}; this build reads ${SCHEMA_VERSION}`,
       );
     }
+  }
+
+  /**
+   * Switches how commits reach the disk from now on (see StoreOptions.durability); going back
+   * to 'full' first flushes every commit made so far.
+   */
+  setDurability(d: 'full' | 'os'): void {
+    if (d === 'full' && this.commitFlags !== undefined) this.sync();
+    this.commitFlags = d === 'os' ? 0x10003 : undefined;
+  }
+
+  get durability(): 'full' | 'os' {
+    return this.commitFlags === undefined ? 'full' : 'os';
+  }
+
+  /** Flushes every commit so far to disk (mdb_env_sync with force). */
+  sync(): void {
+    (this.env as unknown as { env: { sync(): void } }).env.sync();
   }
 
   tip(): Tip | null {
