@@ -177,7 +177,7 @@ export function multisig(s: Buffer, m: number, n: number): string[] | null {
 /** `<A> CHECKSIG IFDUP NOTIF <n> CSV ENDIF` (or_d(pk(A),older(n))): A and n, else null. */
 export function orDPkOlder(s: Buffer): { A: string; n: number } | null {
   const c = chunks(s);
-  if (!c || c.length !== 7) return null;
+  if (c?.length !== 7) return null;
   const n = num(c[4]);
   if (
     !isKey(c[0]) ||
@@ -196,7 +196,7 @@ export function orDPkOlder(s: Buffer): { A: string; n: number } | null {
 /** `<A> CHECKSIGVERIFY <n> CSV` (and_v(v:pk(A),older(n))). */
 export function andVPkOlder(s: Buffer): { A: string; n: number } | null {
   const c = chunks(s);
-  if (!c || c.length !== 4) return null;
+  if (c?.length !== 4) return null;
   const n = num(c[2]);
   if (
     !isKey(c[0]) ||
@@ -214,7 +214,7 @@ export function toLocal(
   s: Buffer,
 ): { revocationpubkey: string; to_self_delay: number; local_delayedpubkey: string } | null {
   const c = chunks(s);
-  if (!c || c.length !== 9) return null;
+  if (c?.length !== 9) return null;
   const d = num(c[3]);
   if (
     c[0] !== opcodes.OP_IF ||
@@ -246,7 +246,7 @@ export function offeredHtlc(
 ): { revocation_hash: string; remote: string; local: string; payment: string } | null {
   const c = chunks(s);
   const O = opcodes;
-  if (!c || c.length !== 26) return null;
+  if (c?.length !== 26) return null;
   const want: (number | 'h20' | 'key' | 'n32')[] = [
     O.OP_DUP,
     O.OP_HASH160,

@@ -128,7 +128,10 @@ export class PatternWatches {
     for (const k of pat.shapeKeys) {
       const h = toHex(k);
       let set = this.byKey.get(h);
-      if (!set) this.byKey.set(h, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.byKey.set(h, set);
+      }
       set.add(id);
     }
     return pat;
@@ -306,7 +309,10 @@ export class DescriptorWatches {
       for (const s of derive(st.descriptor, branch, i)) {
         const h = toHex(s.scriptHash);
         let list = this.byHash.get(h);
-        if (!list) this.byHash.set(h, (list = []));
+        if (!list) {
+          list = [];
+          this.byHash.set(h, list);
+        }
         list.push({ watch: id, branch, index: s.index, script: s.script });
       }
     }
