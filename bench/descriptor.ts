@@ -19,14 +19,17 @@ const GAP = 1000;
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-desc-'));
 const ix = openIndex(dir, 'mainnet', { durability: 'os' });
-for (const [i, h] of [840002, 840003, 840004, 840005, 840006, 840007].entries()) ix.connectBlock(modernBlock(h), 840002 + i);
+for (const [i, h] of [840002, 840003, 840004, 840005, 840006, 840007].entries())
+  ix.connectBlock(modernBlock(h), 840002 + i);
 
 {
   const parent = HDKey.fromExtendedKey(wxpub).deriveChild(0);
   const t = performance.now();
   for (let i = 0; i < GAP; i++) parent.deriveChild(i).publicKey;
   const ms = performance.now() - t;
-  console.log(`@scure/bip32 deriveChild alone: ${GAP} in ${ms.toFixed(0)} ms = ${((GAP * 1000) / ms).toFixed(0)} /s`);
+  console.log(
+    `@scure/bip32 deriveChild alone: ${GAP} in ${ms.toFixed(0)} ms = ${((GAP * 1000) / ms).toFixed(0)} /s`,
+  );
 }
 for (const [name, desc] of [
   ['wpkh', `wpkh(${wxpub}/0/*)`],

@@ -90,11 +90,17 @@ for (const heights of CHAINS) {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`shape rows: ${rows}; table ${tableBytes} B in LMDB pages (${(tableBytes / rows).toFixed(1)} B/row at this size; 17 B of key+value per row, the 8-byte key shared by a shape's rows)`);
-console.log(`connect: ${connectMs.toFixed(0)} ms for 7 blocks; shape rows computed in ${shapeMs.toFixed(1)} ms (${((100 * shapeMs) / connectMs).toFixed(1)} % of connect, ${((1000 * shapeMs) / rows).toFixed(1)} us per recorded script)`);
+console.log(
+  `shape rows: ${rows}; table ${tableBytes} B in LMDB pages (${(tableBytes / rows).toFixed(1)} B/row at this size; 17 B of key+value per row, the 8-byte key shared by a shape's rows)`,
+);
+console.log(
+  `connect: ${connectMs.toFixed(0)} ms for 7 blocks; shape rows computed in ${shapeMs.toFixed(1)} ms (${((100 * shapeMs) / connectMs).toFixed(1)} % of connect, ${((1000 * shapeMs) / rows).toFixed(1)} us per recorded script)`,
+);
 console.log('| pattern | hits | index query (median ms, both indexes) | brute-force scan (ms) | ratio |');
 for (const [p, e] of lat) {
   const i = median(e.index);
   const b = median(e.brute);
-  console.log(`| \`${p.length > 40 ? `${p.slice(0, 40)}...` : p}\` | ${e.hits} | ${i.toFixed(2)} | ${b.toFixed(1)} | ${(b / i).toFixed(0)}x |`);
+  console.log(
+    `| \`${p.length > 40 ? `${p.slice(0, 40)}...` : p}\` | ${e.hits} | ${i.toFixed(2)} | ${b.toFixed(1)} | ${(b / i).toFixed(0)}x |`,
+  );
 }
