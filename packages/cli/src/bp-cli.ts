@@ -179,7 +179,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   fail(e);
 });
 
+// Exit explicitly (bus sockets may linger), but only once stdout has flushed: exiting with
+// output still queued for a pipe would cut it short.
 main(process.argv.slice(2)).then(
-  () => process.exit(process.exitCode ?? 0),
+  () => process.stdout.write('', () => process.exit(process.exitCode ?? 0)),
   (e) => fail(e),
 );
