@@ -22,6 +22,7 @@ import type { Index } from '../index/index.ts';
 import type { Mempool } from '../index/mempool.ts';
 import { IndexView, type Spend } from '../index/view.ts';
 import type { ChainSource } from '../source/types.ts';
+import { MatchWatchTable, makeMatchHandlers } from './match.ts';
 import { BpdError, type BpdMessages, MAX_PAGE } from './messages.ts';
 import { type Publish, TOPIC } from './push.ts';
 import { SUBSCRIPTION_RE, WatchLimitError, WatchTable } from './watch.ts';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   readonly sourceName: string;
   readonly startedAt: number;
   readonly watches: WatchTable;
+  /** Pattern and descriptor subscriptions (issue 5); default: an empty table kept in memory. */
+  readonly matchWatches?: MatchWatchTable;
   readonly pub: Publish;
   /** True once the syncer reached the source's tip (and while it stays there). */
   readonly synced: () => boolean;
@@ -86,6 +89,7 @@ export function scriptOfAddress(network: NetworkName, address: string): Uint8Arr
 export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
   const { index, mempool, watches } = d;
   const view = new IndexView(index, mempool);
+  const matchWatches = d.matchWatches ?? new MatchWatchTable(null);
 
   const scriptHashOf = (q: {
     script?: Uint8Array;
@@ -353,7 +357,13 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
       }
     },
 
-    unwatch: (b) => ({ removed: watches.remove(b.subscription) }),
+    unwatch(b) {
+      const set = watches.remove(b.subscription);
+      const match = matchWatches.remove(b.subscription);
+      return { removed: set || match };
+    },
+
+    ...makeMatchHandlers({ index, mempool, matchWatches }),
 
     ping(b) {
       d.pub.publish(TOPIC.ping(b.token), 'pong', { token: b.token });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { DaemonContext } from '@lnpbp/bus';
 import type { Bpd, BpdConfig } from '../daemon/main.ts';
 import { makeHandlers } from './handlers.ts';
+import { MatchPusher, MatchWatchTable } from './match.ts';
 import { bpdMessages } from './messages.ts';
 import { Pusher } from './push.ts';
 import { WatchTable } from './watch.ts';
@@ -22,8 +23,14 @@ export async function installApi(bpd: Bpd, ctx: DaemonContext<BpdConfig>): Promi
   if (loaded.sets > 0 || loaded.skipped.length > 0)
     log.info('watch sets loaded', { sets: loaded.sets, items: watches.itemCount, skipped: loaded.skipped });
 
+  const matchWatches = new MatchWatchTable(join(ctx.datadir, 'watch-match'));
+  const mloaded = matchWatches.load(bpd.index);
+  if (mloaded.sets > 0 || mloaded.skipped.length > 0)
+    log.info('pattern/descriptor watches loaded', { watches: mloaded.sets, skipped: mloaded.skipped });
+
   const pub = await ctx.publisher(bpdMessages);
-  const pusher = new Pusher(bpd.index, bpd.mempool, watches, pub);
+  const matchPusher = new MatchPusher(bpd.index, bpd.mempool, matchWatches, pub);
+  const pusher = new Pusher(bpd.index, bpd.mempool, watches, pub, matchPusher);
   pusher.attach(bpd.syncer);
 
   let synced = false;
@@ -55,6 +62,7 @@ export async function installApi(bpd: Bpd, ctx: DaemonContext<BpdConfig>): Promi
     sourceName: bpd.sourceName,
     startedAt: bpd.startedAt,
     watches,
+    matchWatches,
     pub,
     synced: () => synced,
     sourceTip: () => sourceTip,
@@ -65,8 +73,10 @@ export async function installApi(bpd: Bpd, ctx: DaemonContext<BpdConfig>): Promi
       mempool: bpd.mempool.size,
       watchSets: watches.sets.size,
       watchItems: watches.itemCount,
+      matchWatches: matchWatches.size,
       published: pub.published,
       ...Object.fromEntries(Object.entries(pusher.counts).map(([k, v]) => [`pushed.${k}`, v])),
+      ...Object.fromEntries(Object.entries(matchPusher.counts).map(([k, v]) => [`pushed.${k}`, v])),
     }),
   });
 }

@@ -65,6 +65,59 @@ const scriptQuery = {
 
 const page = { cursor: t.optional(t.bytes(MAX_CURSOR)), limit: t.u32 } as const;
 
+/** Pattern and descriptor texts (issue 5): long enough for a tr() tree of xpubs. */
+export const MAX_PATTERN_TEXT = 16_384;
+export const MAX_DESCRIPTOR_TEXT = 16_384;
+/** A revealed script: P2WSH witnessScripts stop at 10,000 bytes, tapscript leaves only at the block size. */
+const MAX_REVEALED = MAX_BLOCK;
+/** A page of matches is cut short (with a cursor) before its reply passes this many script bytes. */
+export const MATCH_REPLY_BUDGET = 768 * 1024;
+
+/** One wildcard binding: keys and hashes as hex, numbers in decimal (`number` true). */
+const binding = t.struct({ name: t.string(128), value: t.string(8192), number: t.bool });
+
+const matchItem = t.struct({
+  txid: t.bytes32,
+  /** The input that revealed the script; absent for a non-standard scriptPubKey (then vout). */
+  vin: t.optional(t.u32),
+  vout: t.optional(t.u32),
+  height: t.optional(t.u32),
+  /** "p2sh" | "p2wsh" | "tapscript" | "scriptPubKey". */
+  context: t.string(16),
+  script: t.bytes(MAX_REVEALED),
+  /** The normalized shape (lifted miniscript or opcode template) the index keyed it under. */
+  shape: t.string(MAX_PATTERN_TEXT),
+  bindings: t.list(binding, 1_000),
+  shortId: t.u64,
+});
+
+/** Derivation of a descriptor item: index absent for a descriptor without `/*`; branch of a multipath `<a;b>`. */
+const derivation = { derivationIndex: t.optional(t.u32), branch: t.u32 } as const;
+
+const descriptorHistoryItem = t.struct({
+  txid: t.bytes32,
+  height: t.optional(t.u32),
+  kind: t.u8,
+  index: t.u32,
+  value: t.u64,
+  shortId: t.u64,
+  script: t.bytes(MAX_SCRIPT),
+  ...derivation,
+});
+
+const descriptorUtxoItem = t.struct({
+  txid: t.bytes32,
+  vout: t.u32,
+  value: t.u64,
+  height: t.optional(t.u32),
+  shortId: t.u64,
+  script: t.bytes(MAX_SCRIPT),
+  ...derivation,
+});
+
+/** `gap` 0 means the default (20); above 10,000 is refused. */
+const descriptorQuery = { descriptor: t.string(MAX_DESCRIPTOR_TEXT), gap: t.u32 } as const;
+
 export const bpdMessages = defineMessages(
   {
     getinfo: {
@@ -221,6 +274,60 @@ export const bpdMessages = defineMessages(
       fields: { token: t.u64 },
       reply: {},
     },
+    match: {
+      id: 0x0120,
+      doc: 'Script reveals (P2SH redeemScript, P2WSH witnessScript, tapscript leaf, non-standard scriptPubKey) matching a miniscript pattern or ASM template, with the bound wildcard values: confirmed in chain order, then mempool; paged. Bad patterns get `badPattern` with the position in the message.',
+      fields: { pattern: t.string(MAX_PATTERN_TEXT), ...page },
+      reply: { items: t.list(matchItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
+    },
+    descriptorHistory: {
+      id: 0x0121,
+      doc: 'Confirmed funding and spending entries of every script an output descriptor derives (gap-limited for ranged ones), in chain order, each with its derivation index and branch; paged.',
+      fields: { ...descriptorQuery, ...page },
+      reply: { items: t.list(descriptorHistoryItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
+    },
+    descriptorUtxos: {
+      id: 0x0122,
+      doc: 'Confirmed unspent outputs paying any script a descriptor derives, with derivation index and branch; paged.',
+      fields: { ...descriptorQuery, ...page },
+      reply: { items: t.list(descriptorUtxoItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
+    },
+    descriptorBalance: {
+      id: 0x0123,
+      doc: 'Confirmed balance of a descriptor; per branch the last used derivation index (absent: none) and the next unused one.',
+      fields: descriptorQuery,
+      reply: {
+        confirmed: t.u64,
+        utxoCount: t.u32,
+        usedScripts: t.u32,
+        derivedScripts: t.u32,
+        branches: t.list(t.struct({ lastUsed: t.optional(t.u32), nextIndex: t.u32 }), 1_000),
+      },
+    },
+    watchPattern: {
+      id: 0x0124,
+      doc: 'Subscribes to a pattern: every mempool or confirmed tx revealing a match is published on "match/<subscription>" (`patternMatch`). Replaces a pattern watch of the same id; `unwatch` drops it.',
+      fields: {
+        subscription: t.optional(SUBSCRIPTION),
+        pattern: t.string(MAX_PATTERN_TEXT),
+        persist: t.bool,
+      },
+      reply: { subscription: SUBSCRIPTION, shapes: t.u32, persisted: t.bool },
+    },
+    watchDescriptor: {
+      id: 0x0125,
+      doc: 'Watches a descriptor: outputs paying and inputs spending its derived scripts are published on "descriptor/<subscription>" (`descriptorActivity`). The window starts past the last index used on chain and moves forward as indexes get used.',
+      fields: {
+        subscription: t.optional(SUBSCRIPTION),
+        ...descriptorQuery,
+        persist: t.bool,
+      },
+      reply: {
+        subscription: SUBSCRIPTION,
+        branches: t.list(t.struct({ lastUsed: t.optional(t.u32), derived: t.u32 }), 1_000),
+        persisted: t.bool,
+      },
+    },
     // Notifications (PUB/SUB). The topic is the notification's topic name, plus "/<subscription>"
     // for watch matches, so a client subscribes to exactly its own matches.
     blockConnected: {
@@ -272,6 +379,38 @@ export const bpdMessages = defineMessages(
       doc: 'Topic "ping/<token hex>": the answer to a `ping` request.',
       fields: { token: t.u64 },
     },
+    patternMatch: {
+      id: 0x0206,
+      doc: 'Topic "match/<subscription>": a tx revealed a script matching the subscribed pattern (mempool: no height; confirmed: height and block hash).',
+      fields: {
+        subscription: SUBSCRIPTION,
+        txid: t.bytes32,
+        vin: t.optional(t.u32),
+        vout: t.optional(t.u32),
+        context: t.string(16),
+        script: t.bytes(MAX_REVEALED),
+        bindings: t.list(binding, 1_000),
+        shortId: t.u64,
+        height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
+      },
+    },
+    descriptorActivity: {
+      id: 0x0207,
+      doc: 'Topic "descriptor/<subscription>": a tx funds (kind 0, index = vout) or spends from (kind 1, index = vin) a script the watched descriptor derives.',
+      fields: {
+        subscription: SUBSCRIPTION,
+        txid: t.bytes32,
+        kind: t.u8,
+        index: t.u32,
+        value: t.optional(t.u64),
+        script: t.bytes(MAX_SCRIPT),
+        ...derivation,
+        shortId: t.u64,
+        height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
+      },
+    },
   },
   { service: 'bpd', version: 1 },
 );
@@ -290,5 +429,13 @@ export const BpdError = {
   rejected: 0x103,
   /** A watch set or the watch table is full. */
   watchLimit: 0x104,
+  /** A descriptor that does not parse, or fails its checksum; the message gives the position. */
+  badDescriptor: 0x105,
+  /** A descriptor holding a private key (or needing one for hardened derivation): refused. */
+  privateKey: 0x106,
+  /** A pattern that is not valid miniscript or template text; the message gives the position. */
+  badPattern: 0x107,
+  /** A gap limit outside 1..10,000. */
+  badGap: 0x108,
 } as const;
 export type BpdErrorName = keyof typeof BpdError;

@@ -20,11 +20,17 @@ import { outpointKey, type WatchTable } from './watch.ts';
 
 /** What push needs of a publisher (the bus's Publisher fits; tests may record instead). */
 export interface Publish {
-  publish<N extends 'blockConnected' | 'reorg' | 'mempoolTx' | 'spend' | 'scriptActivity' | 'pong'>(
-    topic: string,
-    name: N,
-    body: BodyOf<BpdMessages, N>,
-  ): unknown;
+  publish<
+    N extends
+      | 'blockConnected'
+      | 'reorg'
+      | 'mempoolTx'
+      | 'spend'
+      | 'scriptActivity'
+      | 'pong'
+      | 'patternMatch'
+      | 'descriptorActivity',
+  >(topic: string, name: N, body: BodyOf<BpdMessages, N>): unknown;
 }
 
 export const TOPIC = {
@@ -35,6 +41,12 @@ export const TOPIC = {
   script: (sub: string) => `script/${sub}`,
   ping: (token: bigint) => `ping/${token.toString(16).padStart(16, '0')}`,
 } as const;
+
+/** Pattern and descriptor subscriptions (api/match.ts MatchPusher), matched after the watch sets. */
+export interface MatchPush {
+  mempoolAdded(e: MempoolEntry): void;
+  blockConnected(r: ConnectResult): void;
+}
 
 interface SyncEvents {
   on(event: 'block', cb: (r: ConnectResult) => void): unknown;
@@ -59,6 +71,7 @@ export class Pusher extends EventEmitter {
     private readonly mempool: Mempool,
     private readonly watches: WatchTable,
     private readonly pub: Publish,
+    private readonly matches?: MatchPush,
   ) {
     super();
   }
@@ -135,6 +148,7 @@ export class Pusher extends EventEmitter {
         });
       }
     }
+    this.matches?.mempoolAdded(e);
     this.emit('published');
   }
 
@@ -177,6 +191,7 @@ export class Pusher extends EventEmitter {
     const w = this.watches;
     if (w.hasOutpoints) this.blockSpends(block, hi, height, hash);
     if (w.hasScripts) this.blockScripts(block, hi, height, hash);
+    this.matches?.blockConnected(r);
     this.emit('published');
   }
 
