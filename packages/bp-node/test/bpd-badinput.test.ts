@@ -286,6 +286,27 @@ describe('bpd: bad setup is one line on stderr and exit code 1', { concurrency: 
     });
   }
 
+  test('a datadir in use by another bpd; free again once it exits, also after a SIGKILL', async () => {
+    const d = `${t.dir}/inuse`;
+    const port = await freePort();
+    const args = ['--datadir', d, '--network', 'regtest', '--source', `p2p://127.0.0.1:${port}`];
+    const first = spawnBpd(args);
+    children.push(first);
+    await first.waitLine('ready', (l) => l.msg === 'ready');
+    const r = await runBpd(args);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], new RegExp(`in use by bpd pid ${first.proc.pid}`));
+    first.kill('SIGKILL'); // leaves a stale lock behind
+    await first.exited;
+    const second = spawnBpd(args);
+    children.push(second);
+    await second.waitLine('ready', (l) => l.msg === 'ready');
+    second.kill('SIGTERM');
+    assert.equal((await second.exited).code, 0);
+  });
+
   test('an index of another network in the datadir', async () => {
     const d = `${t.dir}/othernet`;
     const ix = openIndex(d, 'mainnet');

@@ -4,6 +4,7 @@ import type { NetworkName } from '@lnpbp/bitcoin/network';
 import { ConfigError, daemonOptions, loadConfig } from '@lnpbp/bus';
 import { openIndex } from '../index/index.ts';
 import { parseSourceUrl } from '../source/url.ts';
+import { lockDatadir } from './lock.ts';
 import { bpdOptions, progressIntervalMs } from './options.ts';
 
 /**
@@ -12,6 +13,7 @@ import { bpdOptions, progressIntervalMs } from './options.ts';
  * the first fault, or null. Config syntax errors are left to runDaemon, which reports them the
  * same way; this catches what it cannot (an unusable datadir, a malformed source), so that a
  * bad setup is one line on stderr and exit code 1 rather than a daemon that starts and fails.
+ * It also takes the datadir lock (one bpd per datadir), held until the process exits.
  */
 export async function preflight(
   argv: readonly string[],
@@ -62,6 +64,8 @@ export async function preflight(
   } catch (e) {
     return (e as Error).message;
   }
+  const lockFault = lockDatadir(datadir);
+  if (lockFault) return lockFault;
   // An index of another network (or an unreadable one) is refused here, not after start-up.
   if (existsSync(join(ixDir, 'data.mdb'))) {
     try {
