@@ -11,6 +11,9 @@ import {
   type StatusReply,
 } from '@lnpbp/bus';
 import {
+  type DescriptorSubscribeOptions,
+  type MatchSubscribeOptions,
+  MatchSubscription,
   type SubscribeOptions,
   Subscription,
   type WatchSubscribeOptions,
@@ -117,6 +120,55 @@ export interface WatchRequest {
   scripts?: readonly (string | Uint8Array)[];
   addresses?: readonly string[];
   persist?: boolean;
+}
+
+/** A script reveal matching a pattern (see bpd's `match`). */
+export interface MatchEntry {
+  txid: string;
+  /** The revealing input; null for a non-standard scriptPubKey (then vout). */
+  vin: number | null;
+  vout: number | null;
+  /** null: in the mempool. */
+  height: number | null;
+  context: 'p2sh' | 'p2wsh' | 'tapscript' | 'scriptPubKey';
+  /** The revealed script, hex. */
+  script: string;
+  /** Its normalized shape. */
+  shape: string;
+  /** Wildcard values: keys and hashes hex, numbers as numbers. */
+  bindings: Record<string, string | number>;
+  shortId: bigint;
+}
+
+/** Where a descriptor item's script comes from: derivation index (null: not ranged) and multipath branch. */
+export interface Derivation {
+  script: string;
+  derivationIndex: number | null;
+  branch: number;
+}
+
+export type DescriptorHistoryEntry = HistoryEntry & Derivation;
+export type DescriptorUtxo = Utxo & Derivation;
+
+export interface DescriptorPageOptions extends PageOptions {
+  /** Gap limit for ranged descriptors (default 20, at most 10,000). */
+  gap?: number;
+}
+
+export interface DescriptorBalance {
+  confirmed: bigint;
+  utxoCount: number;
+  usedScripts: number;
+  derivedScripts: number;
+  /** Per multipath branch: last used derivation index (null: none) and the next unused. */
+  branches: { lastUsed: number | null; nextIndex: number }[];
+}
+
+/** Bindings from the wire's list form. */
+export function bindingsOf(list: readonly { name: string; value: string; number: boolean }[]) {
+  const o: Record<string, string | number> = {};
+  for (const b of list) o[b.name] = b.number ? Number(b.value) : b.value;
+  return o;
 }
 
 const rev = (s: string, what: string) => fromHexReversed(s, what);
@@ -350,6 +402,124 @@ export class BpClient {
       i += MAX_WATCH_ITEMS;
     } while (i < Math.max(outpoints.length, scripts.length, addresses.length));
     return r;
+  }
+
+  /** Script reveals matching a miniscript pattern or ASM template (confirmed, then mempool); paged. */
+  async match(pattern: string, p: PageOptions = {}, o?: RequestOptions): Promise<Page<MatchEntry>> {
+    const r = await this.rpc.request('match', { pattern, ...pageFields(p) }, o);
+    return {
+      items: r.items.map((i) => ({
+        txid: toHexReversed(i.txid),
+        vin: opt(i.vin),
+        vout: opt(i.vout),
+        height: opt(i.height),
+        context: i.context as MatchEntry['context'],
+        script: toHex(i.script),
+        shape: i.shape,
+        bindings: bindingsOf(i.bindings),
+        shortId: i.shortId,
+      })),
+      next: r.next ? toHex(r.next) : null,
+    };
+  }
+
+  /** Confirmed history of every script a descriptor derives (gap-limited), with derivation indexes. */
+  async descriptorHistory(
+    descriptor: string,
+    p: DescriptorPageOptions = {},
+    o?: RequestOptions,
+  ): Promise<Page<DescriptorHistoryEntry>> {
+    const r = await this.rpc.request(
+      'descriptorHistory',
+      { descriptor, gap: p.gap ?? 0, ...pageFields(p) },
+      o,
+    );
+    return {
+      items: r.items.map((i) => ({
+        txid: toHexReversed(i.txid),
+        height: opt(i.height),
+        kind: i.kind === 0 ? 'funding' : 'spending',
+        index: i.index,
+        value: i.value,
+        shortId: i.shortId,
+        script: toHex(i.script),
+        derivationIndex: opt(i.derivationIndex),
+        branch: i.branch,
+      })),
+      next: r.next ? toHex(r.next) : null,
+    };
+  }
+
+  async descriptorUtxos(
+    descriptor: string,
+    p: DescriptorPageOptions = {},
+    o?: RequestOptions,
+  ): Promise<Page<DescriptorUtxo>> {
+    const r = await this.rpc.request('descriptorUtxos', { descriptor, gap: p.gap ?? 0, ...pageFields(p) }, o);
+    return {
+      items: r.items.map((u) => ({
+        txid: toHexReversed(u.txid),
+        vout: u.vout,
+        value: u.value,
+        height: opt(u.height),
+        shortId: u.shortId,
+        script: toHex(u.script),
+        derivationIndex: opt(u.derivationIndex),
+        branch: u.branch,
+      })),
+      next: r.next ? toHex(r.next) : null,
+    };
+  }
+
+  async descriptorBalance(
+    descriptor: string,
+    p: { gap?: number } = {},
+    o?: RequestOptions,
+  ): Promise<DescriptorBalance> {
+    const r = await this.rpc.request('descriptorBalance', { descriptor, gap: p.gap ?? 0 }, o);
+    return { ...r, branches: r.branches.map((b) => ({ lastUsed: opt(b.lastUsed), nextIndex: b.nextIndex })) };
+  }
+
+  /** Registers a pattern subscription (matches on "match/<subscription>"); see subscribeMatch. */
+  watchPattern(pattern: string, w: { subscription?: string; persist?: boolean } = {}, o?: RequestOptions) {
+    return this.rpc.request(
+      'watchPattern',
+      { pattern, subscription: w.subscription, persist: w.persist ?? false },
+      o,
+    );
+  }
+
+  /** Registers a descriptor watch (activity on "descriptor/<subscription>"); see subscribeDescriptor. */
+  async watchDescriptor(
+    descriptor: string,
+    w: { subscription?: string; gap?: number; persist?: boolean } = {},
+    o?: RequestOptions,
+  ) {
+    const r = await this.rpc.request(
+      'watchDescriptor',
+      { descriptor, subscription: w.subscription, gap: w.gap ?? 0, persist: w.persist ?? false },
+      o,
+    );
+    return {
+      ...r,
+      branches: r.branches.map((b) => ({ lastUsed: opt(b.lastUsed), derived: b.derived })),
+    };
+  }
+
+  /**
+   * Subscribes to a pattern's matches (mempool and confirmed), then registers it: no match
+   * between the two is missed. Re-registered after a bpd restart.
+   */
+  subscribeMatch(pattern: string, opts: MatchSubscribeOptions): Promise<MatchSubscription> {
+    return MatchSubscription.open(this, { kind: 'pattern', text: pattern }, opts);
+  }
+
+  /** As subscribeMatch, for a descriptor's activity (funding and spending, with derivation index). */
+  subscribeDescriptor(
+    descriptor: string,
+    opts: DescriptorSubscribeOptions & { gap?: number },
+  ): Promise<MatchSubscription> {
+    return MatchSubscription.open(this, { kind: 'descriptor', text: descriptor, gap: opts.gap }, opts);
   }
 
   async unwatch(subscription: string, o?: RequestOptions): Promise<boolean> {

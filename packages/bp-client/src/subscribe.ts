@@ -207,3 +207,136 @@ export class WatchSubscription {
     await this.subscription.close();
   }
 }
+
+export interface MatchEvent {
+  subscription: string;
+  txid: string;
+  vin: number | null;
+  vout: number | null;
+  context: 'p2sh' | 'p2wsh' | 'tapscript' | 'scriptPubKey';
+  script: string;
+  bindings: Record<string, string | number>;
+  shortId: bigint;
+  /** null: seen in the mempool. */
+  height: number | null;
+  blockHash: string | null;
+}
+
+export interface DescriptorEvent {
+  subscription: string;
+  txid: string;
+  kind: 'funding' | 'spending';
+  index: number;
+  /** null when the spent output is not known to bpd. */
+  value: bigint | null;
+  script: string;
+  derivationIndex: number | null;
+  branch: number;
+  shortId: bigint;
+  height: number | null;
+  blockHash: string | null;
+}
+
+interface MatchCommonOptions {
+  /** Subscription id; default a random one. */
+  subscription?: string;
+  persist?: boolean;
+  onReorg?: (r: { fromHeight: number; toHeight: number; forkHash: string }) => void;
+  /** Matches may have been missed (gap, bpd restart): re-read by query. */
+  onResync?: (gap: Gap) => void;
+  /** Errors of the automatic re-registration after a restart. */
+  onError?: (e: Error) => void;
+}
+
+export interface MatchSubscribeOptions extends MatchCommonOptions {
+  onMatch: (e: MatchEvent) => void;
+}
+
+export interface DescriptorSubscribeOptions extends MatchCommonOptions {
+  onActivity: (e: DescriptorEvent) => void;
+}
+
+type MatchTarget = { kind: 'pattern'; text: string } | { kind: 'descriptor'; text: string; gap?: number };
+
+/** A pattern or descriptor subscription with its live matches; see BpClient.subscribeMatch. */
+export class MatchSubscription {
+  private constructor(
+    readonly id: string,
+    readonly subscription: Subscription,
+    private readonly client: BpClient,
+  ) {}
+
+  static async open(
+    client: BpClient,
+    target: MatchTarget,
+    o: (MatchSubscribeOptions | DescriptorSubscribeOptions) & { gap?: number },
+  ): Promise<MatchSubscription> {
+    const id = o.subscription ?? randomBytes(8).toString('hex');
+    const register = () =>
+      target.kind === 'pattern'
+        ? client.watchPattern(target.text, { subscription: id, persist: o.persist })
+        : client.watchDescriptor(target.text, { subscription: id, gap: target.gap, persist: o.persist });
+    const onGap = (g: Gap) => {
+      if (g.reason === 'restart')
+        register().then(
+          () => o.onResync?.(g),
+          (e) => o.onError?.(e as Error),
+        );
+      else o.onResync?.(g);
+    };
+    const hex = (b: Uint8Array | undefined) => (b ? toHexReversed(b) : null);
+    const onNotification = (n: BpdNotification) => {
+      if (n.name === 'patternMatch' && 'onMatch' in o) {
+        const b = n.body;
+        if (b.subscription !== id) return;
+        const bindings: Record<string, string | number> = {};
+        for (const x of b.bindings) bindings[x.name] = x.number ? Number(x.value) : x.value;
+        o.onMatch({
+          subscription: id,
+          txid: toHexReversed(b.txid),
+          vin: b.vin ?? null,
+          vout: b.vout ?? null,
+          context: b.context as MatchEvent['context'],
+          script: toHex(b.script),
+          bindings,
+          shortId: b.shortId,
+          height: b.height ?? null,
+          blockHash: hex(b.blockHash),
+        });
+      } else if (n.name === 'descriptorActivity' && 'onActivity' in o) {
+        const b = n.body;
+        if (b.subscription !== id) return;
+        o.onActivity({
+          subscription: id,
+          txid: toHexReversed(b.txid),
+          kind: b.kind === 0 ? 'funding' : 'spending',
+          index: b.index,
+          value: b.value ?? null,
+          script: toHex(b.script),
+          derivationIndex: b.derivationIndex ?? null,
+          branch: b.branch,
+          shortId: b.shortId,
+          height: b.height ?? null,
+          blockHash: hex(b.blockHash),
+        });
+      } else if (n.name === 'reorg') {
+        o.onReorg?.({ ...n.body, forkHash: toHexReversed(n.body.forkHash) });
+      }
+    };
+    const topic = target.kind === 'pattern' ? `match/${id}` : `descriptor/${id}`;
+    const subscription = await Subscription.open(client, [topic, 'reorg'], { onNotification, onGap });
+    try {
+      await register();
+    } catch (e) {
+      await subscription.close();
+      throw e;
+    }
+    return new MatchSubscription(id, subscription, client);
+  }
+
+  /** Stops listening; with `drop`, also removes the subscription from bpd. */
+  async close(drop = false): Promise<void> {
+    if (drop) await this.client.unwatch(this.id).catch(() => false);
+    await this.subscription.close();
+  }
+}
