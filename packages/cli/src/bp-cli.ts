@@ -33,6 +33,10 @@ Queries (ask bpd over its bus):
   bp-cli broadcast <raw tx hex>
   bp-cli subscribe <block|reorg|tx|topic>...
   bp-cli subscribe watch <txid:vout|address|script-hex>... [--persist] [--id ID]
+  bp-cli match '<pattern>' [--limit N] [--cursor C]   (miniscript with @name/* wildcards, or an ASM template)
+  bp-cli history|utxos|balance --descriptor '<descriptor>' [--gap N] [--limit N] [--cursor C]
+  bp-cli subscribe match '<pattern>' [--persist] [--id ID]
+  bp-cli subscribe descriptor '<descriptor>' [--gap N] [--persist] [--id ID]
   bp-cli unwatch <subscription>
   (scripthash: Electrum's, sha256 of the script in reversed hex; cursors are the hex "next" of a page)
 
@@ -144,6 +148,8 @@ async function main(argv: string[]): Promise<void> {
         cursor: { type: 'string' },
         persist: { type: 'boolean' },
         id: { type: 'string' },
+        descriptor: { type: 'string' },
+        gap: { type: 'string' },
       },
     }) as { values: Values; positionals: string[] };
   } catch (e) {

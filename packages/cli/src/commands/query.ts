@@ -13,6 +13,7 @@ import {
 import { readKeyPair, toJson } from '@lnpbp/bus';
 import { CliError } from '../fail.ts';
 import { txDetail } from './decode.ts';
+import { cmdDescriptor, cmdMatch, subscribeMatch } from './match.ts';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -175,6 +176,7 @@ export async function runQuery(cmd: string, pos: string[], v: Values): Promise<b
       );
     },
     async history(c) {
+      if (await cmdDescriptor(c, cmd, pos, v)) return;
       needs(1, '<address|script-hex|scripthash> [--limit N] [--cursor C]');
       const p = await c.history(parseScriptArg(pos[0]), pageOpts(v));
       out(json, { items: p.items.map(historyJson), next: p.next }, () =>
@@ -187,6 +189,7 @@ export async function runQuery(cmd: string, pos: string[], v: Values): Promise<b
       );
     },
     async utxos(c) {
+      if (await cmdDescriptor(c, cmd, pos, v)) return;
       needs(1, '<address|script-hex|scripthash> [--limit N] [--cursor C]');
       const p = await c.utxos(parseScriptArg(pos[0]), pageOpts(v));
       out(json, { items: p.items.map(utxoJson), next: p.next }, () =>
@@ -197,6 +200,7 @@ export async function runQuery(cmd: string, pos: string[], v: Values): Promise<b
       );
     },
     async balance(c) {
+      if (await cmdDescriptor(c, cmd, pos, v)) return;
       needs(1, '<address|script-hex|scripthash>');
       const b = await c.balance(parseScriptArg(pos[0]));
       const j = {
@@ -276,6 +280,9 @@ export async function runQuery(cmd: string, pos: string[], v: Values): Promise<b
       const txid = await c.broadcast(pos[0]);
       out(json, { txid }, () => txid);
     },
+    async match(c) {
+      await cmdMatch(c, pos, v);
+    },
     async unwatch(c) {
       needs(1, '<subscription>');
       const removed = await c.unwatch(pos[0]);
@@ -329,6 +336,10 @@ async function subscribe(c: BpClient, pos: string[], v: Values): Promise<void> {
       { event: 'gap', ...g },
       `gap on ${g.topic}: ${g.reason}${g.reason === 'gap' ? ` (${g.missed} missed)` : ''}; resync by query`,
     );
+  if (pos[0] === 'match' || pos[0] === 'descriptor') {
+    await subscribeMatch(c, pos[0], pos.slice(1), v, stop, gapLine);
+    return;
+  }
   if (pos[0] === 'watch') {
     const items = pos.slice(1);
     if (items.length === 0)
