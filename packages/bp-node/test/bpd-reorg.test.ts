@@ -11,7 +11,8 @@ import { tempDir } from './index-support.ts';
  * other transactions (some spending the same outputs: double spends across the branches), A
  * connects to B and reorgs. After each, `bpd dump --hash` of the running bpd equals that of a
  * fresh bpd run (--exit-at-tip) on A's new best chain: headers, txids, outspends, histories,
- * UTXOs and undo records all agree.
+ * UTXOs and undo records all agree. The fresh index is built over P2P once and over bcoin's
+ * Core-style RPC twice, so the two sources are also checked to give the same index.
  */
 describe('bpd follows reorgs on real bcoin nodes', () => {
   let a: BcoinNode;
@@ -93,7 +94,7 @@ describe('bpd follows reorgs on real bcoin nodes', () => {
   const connectedAt = (h: number) => (l: { msg: string; height?: unknown }) =>
     l.msg === 'block connected' && l.height === h;
 
-  async function reorg(depth: number, txBlocks: number[], doubleSpends: number) {
+  async function reorg(depth: number, txBlocks: number[], doubleSpends: number, freshVia: 'p2p' | 'rpc') {
     await b.connectTo(a); // B catches up with A's chain
     await b.disconnectFrom(a);
     const base = await a.height();
@@ -128,7 +129,7 @@ describe('bpd follows reorgs on real bcoin nodes', () => {
       '--network',
       'regtest',
       '--source',
-      a.p2pUrl,
+      freshVia === 'p2p' ? a.p2pUrl : a.rpcUrl,
       '--exit-at-tip',
     ]);
     assert.equal(run.code, 0, run.stderr);
@@ -143,15 +144,15 @@ describe('bpd follows reorgs on real bcoin nodes', () => {
   }
 
   test('a 1-block reorg', async () => {
-    await reorg(1, [0], 1);
+    await reorg(1, [0], 1, 'p2p');
   });
 
-  test('a 6-block reorg', async () => {
-    await reorg(6, [0, 2, 3, 5], 2);
+  test('a 6-block reorg (fresh index over RPC)', async () => {
+    await reorg(6, [0, 2, 3, 5], 2, 'rpc');
   });
 
-  test('a 100-block reorg', async () => {
-    await reorg(100, [0, 1, 10, 40, 41, 77, 98, 99], 3);
+  test('a 100-block reorg (fresh index over RPC)', async () => {
+    await reorg(100, [0, 1, 10, 40, 41, 77, 98, 99], 3, 'rpc');
   });
 
   test('bpd logged no sync failures', () => {
