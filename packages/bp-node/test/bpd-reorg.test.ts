@@ -12,16 +12,20 @@ import { tempDir } from './index-support.ts';
  * connects to B and reorgs. After each, `bpd dump --hash` of the running bpd equals that of a
  * fresh bpd run (--exit-at-tip) on A's new best chain: headers, txids, outspends, histories,
  * UTXOs and undo records all agree. The fresh index is built over P2P once and over bcoin's
- * Core-style RPC twice, so the two sources are also checked to give the same index.
+ * Core-style RPC twice, and a second bpd follows A over RPC through the same reorgs: both
+ * sources must give the same index.
  */
 describe('bpd follows reorgs on real bcoin nodes', () => {
   let a: BcoinNode;
   let b: BcoinNode;
   let w: TestWallet;
   let bpd: BpdChild;
+  /** A second bpd following A over its Core-style RPC (polling; bcoin has no ZMQ). */
+  let bpdRpc: BpdChild;
   let coins: Utxo[] = [];
   const t = tempDir('bpdreorg');
   const dir = `${t.dir}/follow`;
+  const dirRpc = `${t.dir}/follow-rpc`;
   let freshRuns = 0;
 
   before(async () => {
@@ -36,11 +40,23 @@ describe('bpd follows reorgs on real bcoin nodes', () => {
     }
     coins = w.spendable(await a.height()).filter((u) => u.coinbase);
     bpd = spawnBpd(['--datadir', dir, '--network', 'regtest', '--source', a.p2pUrl, '--log-level', 'debug']);
+    bpdRpc = spawnBpd([
+      '--datadir',
+      dirRpc,
+      '--network',
+      'regtest',
+      '--source',
+      a.rpcUrl,
+      '--log-level',
+      'debug',
+    ]);
     await bpd.waitLine('at tip', (l) => l.msg === 'at tip' && l.height === 436, 60_000);
+    await bpdRpc.waitLine('at tip (rpc)', (l) => l.msg === 'at tip' && l.height === 436, 60_000);
   });
 
   after(async () => {
     bpd?.kill('SIGKILL');
+    bpdRpc?.kill('SIGKILL');
     await Promise.all([a?.stop(), b?.stop()]);
     t.cleanup();
   });
@@ -116,6 +132,7 @@ describe('bpd follows reorgs on real bcoin nodes', () => {
     await a.disconnectFrom(b);
     assert.equal(await a.height(), base + depth + 1);
     await bpd.waitLine(`block ${base + depth + 1} of the new branch`, connectedAt(base + depth + 1), 60_000);
+    await bpdRpc.waitLine(`block ${base + depth + 1} over RPC`, connectedAt(base + depth + 1), 60_000);
     const r = bpd.lines.filter((l) => l.msg === 'reorg' && l.component === 'bpd.sync').pop();
     assert.ok(r, 'bpd logged the reorg');
     assert.equal(r.fromHeight, base + 1);
@@ -134,7 +151,9 @@ describe('bpd follows reorgs on real bcoin nodes', () => {
     ]);
     assert.equal(run.code, 0, run.stderr);
     assert.ok(run.lines.some((l) => l.msg === 'at tip' && l.height === base + depth + 1));
-    assert.equal(await dumpHash(dir), await dumpHash(fresh), `index after a ${depth}-block reorg`);
+    const want = await dumpHash(fresh);
+    assert.equal(await dumpHash(dir), want, `index after a ${depth}-block reorg`);
+    assert.equal(await dumpHash(dirRpc), want, `index following over RPC after a ${depth}-block reorg`);
     // The replaced branch's txs left the index, the new branch's are in it.
     const dump = (await runBpd(['dump', '--datadir', dir])).stdout;
     const row = (tx: BuiltTx) =>
@@ -156,7 +175,7 @@ describe('bpd follows reorgs on real bcoin nodes', () => {
   });
 
   test('bpd logged no sync failures', () => {
-    const bad = bpd.lines.filter((l) => l.level === 'error');
+    const bad = [...bpd.lines, ...bpdRpc.lines].filter((l) => l.level === 'error');
     assert.deepEqual(bad, []);
   });
 });
