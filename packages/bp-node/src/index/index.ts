@@ -81,6 +81,11 @@ export class Index {
     return this.store.durability;
   }
 
+  /** Flushes every commit so far to disk (for 'os' durability). */
+  flush(): void {
+    this.store.sync();
+  }
+
   /** The last connected block, null while empty. */
   tip(): Tip | null {
     return this.store.tip();

@@ -32,6 +32,8 @@ export interface SyncerOptions {
    * crash loses nothing either way; a power loss mid catch-up may cost a re-index.
    */
   noSyncCatchUp?: number;
+  /** During such a catch-up, flush to disk at least this often (default 60 s). */
+  noSyncFlushMs?: number;
 }
 
 export interface RunOptions {
@@ -73,6 +75,7 @@ export class Syncer extends EventEmitter {
       backoffMaxMs: 30_000,
       manageSource: true,
       noSyncCatchUp: 144,
+      noSyncFlushMs: 60_000,
       ...options,
     };
     this.backoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
@@ -217,6 +220,7 @@ export class Syncer extends EventEmitter {
       target.height - from + 1 >= this.opts.noSyncCatchUp &&
       this.index.durability === 'full';
     if (noSync) this.index.setDurability('os');
+    let flushedAt = Date.now();
     try {
       while (from <= target.height && !this.stopping) {
         const to = Math.min(target.height, from + this.opts.batch - 1);
@@ -225,6 +229,10 @@ export class Syncer extends EventEmitter {
           const r = this.index.connectBlock(b.raw, b.height);
           this.afterConnect(r, b.raw.length);
           from = b.height + 1;
+          if (noSync && Date.now() - flushedAt >= this.opts.noSyncFlushMs) {
+            this.index.flush(); // bounds what a power loss can take back
+            flushedAt = Date.now();
+          }
         }
         if (from <= to && !this.stopping) throw new Error(`source ended blocks ${from}..${to} early`);
       }
