@@ -28,8 +28,8 @@ import {
   u32be,
   u64be,
 } from './schema.ts';
-import type { Store } from './store.ts';
 import { blockShapeRows } from './shapes.ts';
+import type { Store } from './store.ts';
 import { UndoWriter } from './undo.ts';
 import { parseAndVerifyBlock } from './verify.ts';
 

@@ -23,8 +23,8 @@ import {
   u32be,
   u64be,
 } from './schema.ts';
-import type { Store } from './store.ts';
 import { blockShapeRows } from './shapes.ts';
+import type { Store } from './store.ts';
 import { decodeUndo } from './undo.ts';
 
 export interface DisconnectResult {

@@ -78,7 +78,9 @@ export function dumpIndex(s: Store, write: (line: string) => void): void {
     const u = decodeUtxo(value);
     write(`utxo ${toHex(key)} ${u.value} ${toHex(u.script)}`);
   }
-  dupRows(s.shapes, (k, v) => write(`shape ${toHex(k)} ${toHex(v.subarray(0, 8))} ${CONTEXT_NAMES[v[8]] ?? v[8]}`));
+  dupRows(s.shapes, (k, v) =>
+    write(`shape ${toHex(k)} ${toHex(v.subarray(0, 8))} ${CONTEXT_NAMES[v[8]] ?? v[8]}`),
+  );
 }
 
 function dupRows(db: Bin, f: (key: Uint8Array, value: Uint8Array) => void): void {
