@@ -156,7 +156,10 @@ describe('bp-cli queries against bpd', () => {
     assert.equal(line.event, 'spend');
     assert.equal(line.spendingTxid, next.txid);
     assert.equal(line.height, null);
+    const exited = new Promise((r) => p.on('exit', r));
     p.kill('SIGINT');
-    await new Promise((r) => p.on('exit', r));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
   });
 });
