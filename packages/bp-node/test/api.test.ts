@@ -46,7 +46,10 @@ describe('bpd API against bcoin regtest', () => {
     await bpdAtTip(c, await a.bestHash());
   });
 
+  let watchSub: { close(): Promise<void> } | undefined;
+
   after(async () => {
+    await watchSub?.close();
     c?.close();
     await bpd?.stop();
     if (bpd) removeDir(bpd.datadir);
@@ -196,6 +199,8 @@ describe('bpd API against bcoin regtest', () => {
       },
       { onSpend: (e) => spends.push(e), onReorg: (r) => reorgs.push(r) },
     );
+    // It keeps listening through the reorg test; closed in after().
+    watchSub = ws;
     assert.equal((await c.getinfo()).watchItems >= 2, true);
     await send(watched);
     await waitFor('mempool spend', () => spends.length >= 1);
