@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { fromHex } from '@lnpbp/bitcoin/bytes/hex';
 import { ByteWriter } from '@lnpbp/bitcoin/bytes/writer';
+import { sha256d } from '@lnpbp/bitcoin/hash/index';
 import { headerHash } from '../../src/source/block-check.ts';
-import { sha256d } from '../../src/source/hash.ts';
 import { checkPow } from '../../src/source/p2p/header-chain.ts';
 import { encodeVersion } from '../../src/source/p2p/messages.ts';
 import { P2P_PARAMS } from '../../src/source/p2p/params.ts';

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { toHex, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
 import { DecodeError } from '@lnpbp/bitcoin/errors';
+import { sha256d } from '@lnpbp/bitcoin/hash/index';
 import { Backoff, sleep } from '../backoff.ts';
 import { blockTxids, checkBlock, checkTx, HEADER_SIZE, headerHash, txid } from '../block-check.ts';
-import { sha256d } from '../hash.ts';
 import { type BlockRef, type ChainSource, type SourceBlock, SourceError } from '../types.ts';
 import { HeaderChain, UnconnectedHeaders } from './header-chain.ts';
 import {

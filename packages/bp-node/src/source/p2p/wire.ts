@@ -1,6 +1,6 @@
 import { equalBytes, toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { DecodeError } from '@lnpbp/bitcoin/errors';
-import { sha256d } from '../hash.ts';
+import { sha256d } from '@lnpbp/bitcoin/hash/index';
 
 /**
  * P2P message framing: magic(4) command(12, NUL-padded ASCII) length(u32 LE) checksum(4) payload.
