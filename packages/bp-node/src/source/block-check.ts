@@ -42,7 +42,7 @@ export function checkBlock(raw: Uint8Array, expected: Uint8Array, opts: { merkle
 /** Bitcoin's merkle root over txids (internal order), duplicating the last of an odd level. */
 export function merkleRoot(ids: Uint8Array[]): Uint8Array {
   const flat = new Uint8Array(ids.length * 32);
-  ids.forEach((id, i) => flat.set(id, i * 32));
+  for (let i = 0; i < ids.length; i++) flat.set(ids[i], i * 32);
   return merkleRootConcat(flat, ids.length);
 }
 
