@@ -221,19 +221,9 @@ export function history(
   let last: Uint8Array | null = null;
   for (const id of historyIds(s, scriptHash, opts.cursor)) {
     if (items.length === opts.limit) return { items, next: last };
-    const p = placeOf(id);
-    const txid = s.txidAt(p.height, p.position);
-    if (txid === null) continue;
-    const o = p.output ? outputAt(s, id) : spentBy(s, id);
-    items.push({
-      shortId: shortIdFromBytes(id),
-      kind: p.output ? 'funding' : 'spending',
-      txid,
-      height: p.height,
-      position: p.position,
-      index: p.index,
-      value: o?.value ?? 0n,
-    });
+    const item = historyItemAt(s, id);
+    if (item === null) continue;
+    items.push(item);
     last = Uint8Array.from(id);
   }
   return { items, next: null };
@@ -280,4 +270,21 @@ export function balance(s: Store, scriptHash: Uint8Array): { confirmed: bigint; 
     utxoCount++;
   }
   return { confirmed, utxoCount };
+}
+
+/** The history entry an item id names (funding output or spending input), or null if its tx is gone. */
+export function historyItemAt(s: Store, id: Uint8Array): HistoryItem | null {
+  const p = placeOf(id);
+  const txid = s.txidAt(p.height, p.position);
+  if (txid === null) return null;
+  const o = p.output ? outputAt(s, id) : spentBy(s, id);
+  return {
+    shortId: shortIdFromBytes(id),
+    kind: p.output ? 'funding' : 'spending',
+    txid,
+    height: p.height,
+    position: p.position,
+    index: p.index,
+    value: o?.value ?? 0n,
+  };
 }

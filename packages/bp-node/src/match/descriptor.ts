@@ -9,7 +9,7 @@ import { assertWatchOnly, type Descriptor, parseDescriptor } from '@lnpbp/bitcoi
 import { ValueError } from '@lnpbp/bitcoin/errors';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
 import { shortIdFromBytes } from '@lnpbp/bitcoin/shortid/index';
-import { historyIds, outputAt, placeOf, spentBy } from '../index/queries.ts';
+import { historyIds, historyItemAt, placeOf } from '../index/queries.ts';
 import { decodeUtxo, HISTORY_PREFIX } from '../index/schema.ts';
 import type { Store } from '../index/store.ts';
 
@@ -205,18 +205,10 @@ export function descriptorHistory(
   let last: Uint8Array | null = null;
   for (const { id, from } of mergedHistory(s, scan.used, opts.cursor ?? null)) {
     if (items.length === opts.limit) return { items, next: last, scan };
-    const p = placeOf(id);
-    const txid = s.txidAt(p.height, p.position);
-    if (txid === null) continue;
-    const o = p.output ? outputAt(s, id) : spentBy(s, id);
+    const item = historyItemAt(s, id);
+    if (item === null) continue;
     items.push({
-      shortId: shortIdFromBytes(id),
-      kind: p.output ? 'funding' : 'spending',
-      txid,
-      height: p.height,
-      position: p.position,
-      index: p.index,
-      value: o?.value ?? 0n,
+      ...item,
       script: from.script,
       derivationIndex: from.index,
       branch: from.branch,
