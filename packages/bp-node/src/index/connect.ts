@@ -41,6 +41,13 @@ export interface ConnectResult {
   block: Block;
   inputs: number;
   outputs: number;
+  /**
+   * Per input of the block, coinbase excluded, in block order: the spent output's script and
+   * value (undefined/0 for an input spending below the index's base), as the undo record holds
+   * them. Push matches watched scripts on these rather than reading each spent output back.
+   */
+  prevScripts: readonly (Uint8Array | undefined)[];
+  prevValues: BigUint64Array;
 }
 
 /** Core's IsUnspendable: OP_RETURN first, or longer than MAX_SCRIPT_SIZE. Never in the UTXO set. */
@@ -88,6 +95,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
   const spentOld = new Set<string>();
   const spentHere = new Set<number>();
   const prevScripts: (Uint8Array | undefined)[] = new Array(nIn);
+  const prevValues = new BigUint64Array(nIn);
   undo.reset();
   let k = 0;
   for (let p = 0; p < txs.length; p++) {
@@ -117,6 +125,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
           kinds[k] = SAME_BLOCK;
           spentHashes.set(sha256(out.scriptPubKey), k * 32);
           prevScripts[k] = out.scriptPubKey;
+          prevValues[k] = out.value;
           undo.spent(fids.subarray(k * 8, k * 8 + 8), out.value, out.scriptPubKey);
           continue;
         }
@@ -143,6 +152,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
         spentHashes.set(sha256(script), k * 32);
         prevScripts[k] = script;
         const value = new DataView(found.utxo.buffer, found.utxo.byteOffset, 8).getBigUint64(0, true);
+        prevValues[k] = value;
         undo.spent(found.id, value, script);
       }
     }
@@ -227,7 +237,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
     s.file.truncate(offset);
     throw e;
   }
-  return { height, hash, block, inputs: nIn, outputs: nOut };
+  return { height, hash, block, inputs: nIn, outputs: nOut, prevScripts, prevValues };
 }
 
 /**
