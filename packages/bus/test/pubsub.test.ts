@@ -122,6 +122,50 @@ describe('pub/sub', () => {
     removeDir(dir);
   });
 
+  /** Rounds over every topic until each has been seen, or 20 rounds (then some were lost). */
+  async function topicsSeen(pub: Publisher<T>, it: AsyncIterator<Notification<T>>, topics: string[]) {
+    const seen = new Set<string>();
+    // One pending next() at a time: one left behind by a timeout would swallow a notification.
+    let next = it.next();
+    for (let round = 0; round < 20 && seen.size < topics.length; round++) {
+      for (const [i, topic] of topics.entries()) pub.publish(topic, 'block', { height: i, hash: hash(i) });
+      pub.publish('other', 'block', { height: 0, hash: hash(0) });
+      await pub.flush();
+      for (;;) {
+        const r = await Promise.race([next, sleep(100).then(() => undefined)]);
+        if (!r) break;
+        next = it.next();
+        assert.ok(r.value.topic.startsWith('w/'), 'only subscribed topics arrive');
+        seen.add(r.value.topic);
+        if (seen.size === topics.length) break;
+      }
+    }
+    return seen.size;
+  }
+
+  for (const when of ['before the publisher is up', 'after it is up'] as const) {
+    it(`keeps all of 5,000 topic subscriptions made ${when}, and after a publisher restart`, async () => {
+      // libzmq queues subscriptions on the SUB socket's outgoing pipe and silently drops those
+      // beyond its send high-water mark (1,000 by default), also when it re-sends them all after
+      // a reconnect: with more topics than that, some never reached the publisher.
+      const dir = makeTempDir();
+      const ep = `ipc://${dir}/p.sock`;
+      const topics = Array.from({ length: 5_000 }, (_, i) => `w/${i}/`);
+      let pub: Publisher<T> | undefined;
+      if (when === 'after it is up') pub = await Publisher.start({ schema: testSchema, endpoints: [ep] });
+      const sub = new Subscriber({ schema: testSchema, endpoint: ep, topics });
+      pub ??= await Publisher.start({ schema: testSchema, endpoints: [ep] });
+      const it = sub[Symbol.asyncIterator]();
+      assert.equal(await topicsSeen(pub, it, topics), topics.length, 'every subscription is active');
+      pub.close();
+      pub = await Publisher.start({ schema: testSchema, endpoints: [ep] });
+      assert.equal(await topicsSeen(pub, it, topics), topics.length, 'every one again after the reconnect');
+      sub.close();
+      pub.close();
+      removeDir(dir);
+    });
+  }
+
   it('reports a publisher restart', async () => {
     const dir = makeTempDir();
     const ep = `ipc://${dir}/p.sock`;

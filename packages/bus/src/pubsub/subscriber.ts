@@ -57,6 +57,22 @@ export interface SubscriberStats {
   restarts: number;
 }
 
+/** ZMQ_SNDHWM (zeromq.js exposes it on writable sockets only). */
+const ZMQ_SNDHWM = 23;
+
+/**
+ * A SUB socket without a send high-water mark. Subscriptions travel as messages on the socket's
+ * outgoing pipe, and libzmq silently drops those past the mark (default 1,000): when they are made
+ * before the connection is up, and when all are re-sent after a reconnect. No limit: each is a few
+ * bytes, and their number is the caller's own choice. Set before connect (it applies to new pipes).
+ */
+class SubSocket extends zmq.Subscriber {
+  constructor(options: ConstructorParameters<typeof zmq.Subscriber>[0]) {
+    super(options);
+    this.setInt32Option(ZMQ_SNDHWM, 0);
+  }
+}
+
 export class Subscriber<D extends MessageTable> implements AsyncIterable<Notification<D>> {
   readonly stats: SubscriberStats = { received: 0, malformed: 0, gaps: 0, missed: 0n, restarts: 0 };
   private readonly socket: zmq.Subscriber;
@@ -73,7 +89,7 @@ export class Subscriber<D extends MessageTable> implements AsyncIterable<Notific
       );
     }
     const c = options.curve;
-    this.socket = new zmq.Subscriber({
+    this.socket = new SubSocket({
       linger: 0,
       ...(c
         ? {
