@@ -36,4 +36,5 @@ export {
   topicMatches,
   type WatchSubscribeOptions,
   WatchSubscription,
+  type Withdrawn,
 } from './subscribe.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { toHex, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
 import { type BpdMessages, bpdMessages } from '@lnpbp/bp-node/api/messages';
-import { type Gap, type Notification, Subscriber } from '@lnpbp/bus';
+import { type BodyOf, type Gap, type Notification, Subscriber } from '@lnpbp/bus';
 import type { BpClient, WatchRequest } from './client.ts';
 
 export type BpdNotification = Notification<BpdMessages>;
@@ -248,12 +248,63 @@ interface MatchCommonOptions {
   onError?: (e: Error) => void;
 }
 
+/**
+ * A match or activity that was confirmed (at `height` in `blockHash`, with the short id it had
+ * there) and is no longer: a reorg disconnected its block. `inMempool`: its tx is back in bpd's
+ * mempool; it is withdrawn again with `inMempool` false if it leaves without confirming. One that
+ * confirms on the new branch arrives again through onMatch / onActivity.
+ */
+export type Withdrawn<E> = Omit<E, 'height' | 'blockHash'> & {
+  height: number;
+  blockHash: string;
+  inMempool: boolean;
+};
+
 export interface MatchSubscribeOptions extends MatchCommonOptions {
   onMatch: (e: MatchEvent) => void;
+  onWithdrawn?: (e: Withdrawn<MatchEvent>) => void;
 }
 
 export interface DescriptorSubscribeOptions extends MatchCommonOptions {
   onActivity: (e: DescriptorEvent) => void;
+  onWithdrawn?: (e: Withdrawn<DescriptorEvent>) => void;
+}
+
+const hexOf = (b: Uint8Array | undefined) => (b ? toHexReversed(b) : null);
+
+function matchEvent(
+  id: string,
+  b: Omit<BodyOf<BpdMessages, 'patternMatch'>, 'height' | 'blockHash'>,
+): Omit<MatchEvent, 'height' | 'blockHash'> {
+  const bindings: Record<string, string | number> = {};
+  for (const x of b.bindings) bindings[x.name] = x.number ? Number(x.value) : x.value;
+  return {
+    subscription: id,
+    txid: toHexReversed(b.txid),
+    vin: b.vin ?? null,
+    vout: b.vout ?? null,
+    context: b.context as MatchEvent['context'],
+    script: toHex(b.script),
+    bindings,
+    shortId: b.shortId,
+  };
+}
+
+function descriptorEvent(
+  id: string,
+  b: Omit<BodyOf<BpdMessages, 'descriptorActivity'>, 'height' | 'blockHash'>,
+): Omit<DescriptorEvent, 'height' | 'blockHash'> {
+  return {
+    subscription: id,
+    txid: toHexReversed(b.txid),
+    kind: b.kind === 0 ? 'funding' : 'spending',
+    index: b.index,
+    value: b.value ?? null,
+    script: toHex(b.script),
+    derivationIndex: b.derivationIndex ?? null,
+    branch: b.branch,
+    shortId: b.shortId,
+  };
 }
 
 type MatchTarget = { kind: 'pattern'; text: string } | { kind: 'descriptor'; text: string; gap?: number };
@@ -284,40 +335,29 @@ export class MatchSubscription {
         );
       else o.onResync?.(g);
     };
-    const hex = (b: Uint8Array | undefined) => (b ? toHexReversed(b) : null);
     const onNotification = (n: BpdNotification) => {
       if (n.name === 'patternMatch' && 'onMatch' in o) {
         const b = n.body;
         if (b.subscription !== id) return;
-        const bindings: Record<string, string | number> = {};
-        for (const x of b.bindings) bindings[x.name] = x.number ? Number(x.value) : x.value;
-        o.onMatch({
-          subscription: id,
-          txid: toHexReversed(b.txid),
-          vin: b.vin ?? null,
-          vout: b.vout ?? null,
-          context: b.context as MatchEvent['context'],
-          script: toHex(b.script),
-          bindings,
-          shortId: b.shortId,
-          height: b.height ?? null,
-          blockHash: hex(b.blockHash),
-        });
+        o.onMatch({ ...matchEvent(id, b), height: b.height ?? null, blockHash: hexOf(b.blockHash) });
+      } else if (n.name === 'patternWithdrawn' && 'onMatch' in o) {
+        const b = n.body;
+        if (b.subscription !== id) return;
+        const { height, inMempool } = b;
+        o.onWithdrawn?.({ ...matchEvent(id, b), height, blockHash: toHexReversed(b.blockHash), inMempool });
       } else if (n.name === 'descriptorActivity' && 'onActivity' in o) {
         const b = n.body;
         if (b.subscription !== id) return;
-        o.onActivity({
-          subscription: id,
-          txid: toHexReversed(b.txid),
-          kind: b.kind === 0 ? 'funding' : 'spending',
-          index: b.index,
-          value: b.value ?? null,
-          script: toHex(b.script),
-          derivationIndex: b.derivationIndex ?? null,
-          branch: b.branch,
-          shortId: b.shortId,
-          height: b.height ?? null,
-          blockHash: hex(b.blockHash),
+        o.onActivity({ ...descriptorEvent(id, b), height: b.height ?? null, blockHash: hexOf(b.blockHash) });
+      } else if (n.name === 'descriptorWithdrawn' && 'onActivity' in o) {
+        const b = n.body;
+        if (b.subscription !== id) return;
+        const { height, inMempool } = b;
+        o.onWithdrawn?.({
+          ...descriptorEvent(id, b),
+          height,
+          blockHash: toHexReversed(b.blockHash),
+          inMempool,
         });
       } else if (n.name === 'reorg') {
         o.onReorg?.({ ...n.body, forkHash: toHexReversed(n.body.forkHash) });

@@ -32,6 +32,7 @@ export async function installApi(bpd: Bpd, ctx: DaemonContext<BpdConfig>): Promi
   const matchPusher = new MatchPusher(bpd.index, bpd.mempool, matchWatches, pub);
   const pusher = new Pusher(bpd.index, bpd.mempool, watches, pub, matchPusher);
   pusher.attach(bpd.syncer);
+  matchPusher.attach(bpd.syncer);
 
   let synced = false;
   bpd.syncer.on('synced', () => {

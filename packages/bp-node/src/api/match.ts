@@ -21,8 +21,9 @@ import {
   shortIdFromParts,
 } from '@lnpbp/bitcoin/shortid/index';
 import type { Block } from '@lnpbp/bitcoin/tx/types';
-import { type Handlers, RpcError } from '@lnpbp/bus';
+import { type BodyOf, type Handlers, RpcError } from '@lnpbp/bus';
 import type { ConnectResult } from '../index/connect.ts';
+import type { DisconnectResult } from '../index/disconnect.ts';
 import type { Index } from '../index/index.ts';
 import type { Mempool, MempoolEntry } from '../index/mempool.ts';
 import {
@@ -34,9 +35,14 @@ import {
   watchOnlyDescriptor,
 } from '../match/descriptor.ts';
 import { type MatchItem, matchView } from '../match/index.ts';
-import { DescriptorWatches, PatternWatches } from '../match/push.ts';
+import {
+  type DescriptorHit,
+  DescriptorWatches,
+  disconnectedSpentOutputs,
+  type PatternHit,
+  PatternWatches,
+} from '../match/push.ts';
 import { BpdError, type BpdMessages, MATCH_REPLY_BUDGET, MAX_PAGE } from './messages.ts';
-import type { Publish } from './push.ts';
 import { SUBSCRIPTION_RE, WatchTable } from './watch.ts';
 
 export const MATCH_TOPIC = {
@@ -379,103 +385,219 @@ function matchItemBody(i: MatchItem) {
   };
 }
 
+/** What match push needs of a publisher (the bus's Publisher fits; tests may record instead). */
+export interface MatchPublish {
+  publish<N extends 'patternMatch' | 'descriptorActivity' | 'patternWithdrawn' | 'descriptorWithdrawn'>(
+    topic: string,
+    name: N,
+    body: BodyOf<BpdMessages, N>,
+  ): unknown;
+}
+
+type PatternBody = BodyOf<BpdMessages, 'patternMatch'>;
+type DescriptorBody = BodyOf<BpdMessages, 'descriptorActivity'>;
+type Confirmed = { height: number; blockHash: Uint8Array };
+
+/** A withdrawn match whose tx went back to the mempool: told again if it leaves without confirming. */
+type Pending =
+  | { name: 'patternWithdrawn'; body: BodyOf<BpdMessages, 'patternWithdrawn'> }
+  | { name: 'descriptorWithdrawn'; body: BodyOf<BpdMessages, 'descriptorWithdrawn'> };
+
+/** Withdrawn matches followed until their tx confirms again or leaves the mempool. */
+const MAX_PENDING = 100_000;
+
+interface DisconnectEvents {
+  on(event: 'disconnect', cb: (d: DisconnectResult) => void): unknown;
+}
+
+function patternBody(h: PatternHit, shortId: bigint, at?: Confirmed): PatternBody {
+  return {
+    subscription: h.subscription,
+    txid: h.txid,
+    vin: h.vin,
+    vout: h.vout,
+    context: h.context,
+    script: h.script,
+    bindings: bindingsList(h.bindings),
+    shortId,
+    height: at?.height,
+    blockHash: at?.blockHash,
+  };
+}
+
+function descriptorBody(h: DescriptorHit, shortId: bigint, at?: Confirmed): DescriptorBody {
+  return {
+    subscription: h.watch,
+    txid: h.txid,
+    kind: h.kind === 'funding' ? 0 : 1,
+    index: h.index,
+    value: h.value ?? undefined,
+    script: h.script,
+    derivationIndex: h.derivationIndex ?? undefined,
+    branch: h.branch,
+    shortId,
+    height: at?.height,
+    blockHash: at?.blockHash,
+  };
+}
+
+/** The input or output a hit names, as `inputLo`/`outputLo` want it. */
+const patternLo = (p: number, h: PatternHit) =>
+  h.vin !== undefined ? inputLo(p, h.vin) : outputLo(p, h.vout!);
+const descriptorLo = (p: number, h: DescriptorHit) =>
+  h.kind === 'funding' ? outputLo(p, h.index) : inputLo(p, h.index);
+
 /**
  * Push for pattern and descriptor subscriptions: each mempool arrival and connected block is
  * matched against the table (a shape-key lookup per revealed script, a script-hash lookup per
  * input and output) and every hit published on its subscription's topic.
+ *
+ * Reorgs: each disconnected block is matched again (its spent outputs are back in the index)
+ * and every hit published as withdrawn, with whether its tx went back to the mempool (the
+ * Syncer puts a disconnected block's txs back before it reports the block). Those that did are
+ * followed: when a later block neither confirms them nor leaves them in the mempool (a
+ * conflicting tx of the new branch), they are withdrawn again with `inMempool` false. Ones that
+ * confirm again are published as matches by the block that holds them, as any match is.
  */
 export class MatchPusher {
-  readonly counts = { match: 0, descriptor: 0 };
+  readonly counts = { match: 0, descriptor: 0, withdrawn: 0 };
+  /** txid hex -> withdrawn notifications whose tx is back in the mempool. */
+  private readonly pending = new Map<string, Pending[]>();
 
   constructor(
     private readonly index: Index,
     private readonly mempool: Mempool,
     private readonly table: MatchWatchTable,
-    private readonly pub: Publish,
+    private readonly pub: MatchPublish,
   ) {}
+
+  /** Follows the Syncer's disconnects (blocks and mempool arrivals come through Pusher). */
+  attach(syncer: DisconnectEvents): void {
+    syncer.on('disconnect', (d) => this.blockDisconnected(d));
+  }
 
   mempoolAdded(e: MempoolEntry): void {
     const { patterns, descriptors } = this.table;
     if (patterns.size > 0) {
       for (const h of patterns.matchMempoolTx(this.index, this.mempool, e.tx)) {
         this.counts.match++;
-        this.pub.publish(MATCH_TOPIC.match(h.subscription), 'patternMatch', {
-          subscription: h.subscription,
-          txid: h.txid,
-          vin: h.vin,
-          vout: h.vout,
-          context: h.context,
-          script: h.script,
-          bindings: bindingsList(h.bindings),
-          shortId: h.vin !== undefined ? offchainInputId(h.txid, h.vin) : offchainOutputId(h.txid, h.vout!),
-        });
+        const shortId =
+          h.vin !== undefined ? offchainInputId(h.txid, h.vin) : offchainOutputId(h.txid, h.vout!);
+        this.pub.publish(MATCH_TOPIC.match(h.subscription), 'patternMatch', patternBody(h, shortId));
       }
     }
     if (descriptors.size > 0) {
       for (const h of descriptors.matchMempoolTx(this.index, this.mempool, e.tx)) {
         this.counts.descriptor++;
-        this.pub.publish(MATCH_TOPIC.descriptor(h.watch), 'descriptorActivity', {
-          subscription: h.watch,
-          txid: h.txid,
-          kind: h.kind === 'funding' ? 0 : 1,
-          index: h.index,
-          value: h.value ?? undefined,
-          script: h.script,
-          derivationIndex: h.derivationIndex ?? undefined,
-          branch: h.branch,
-          shortId:
-            h.kind === 'funding' ? offchainOutputId(h.txid, h.index) : offchainInputId(h.txid, h.index),
-        });
+        const shortId =
+          h.kind === 'funding' ? offchainOutputId(h.txid, h.index) : offchainInputId(h.txid, h.index);
+        this.pub.publish(MATCH_TOPIC.descriptor(h.watch), 'descriptorActivity', descriptorBody(h, shortId));
       }
     }
   }
 
   blockConnected(r: ConnectResult): void {
+    if (this.pending.size > 0) this.settlePending(r.block);
     const { patterns, descriptors } = this.table;
     if (patterns.size === 0 && descriptors.size === 0) return;
     const { height, hash, block } = r;
     const hi = onchainHi(height, blockChecksum(hash));
     const positionOf = positions(block);
+    const at = { height, blockHash: hash };
     if (patterns.size > 0) {
       for (const h of patterns.matchBlock(this.index, block, height)) {
-        const p = positionOf(h.txid);
         this.counts.match++;
-        this.pub.publish(MATCH_TOPIC.match(h.subscription), 'patternMatch', {
-          subscription: h.subscription,
-          txid: h.txid,
-          vin: h.vin,
-          vout: h.vout,
-          context: h.context,
-          script: h.script,
-          bindings: bindingsList(h.bindings),
-          shortId: shortIdFromParts(hi, h.vin !== undefined ? inputLo(p, h.vin) : outputLo(p, h.vout!)),
-          height,
-          blockHash: hash,
-        });
+        const shortId = shortIdFromParts(hi, patternLo(positionOf(h.txid), h));
+        this.pub.publish(MATCH_TOPIC.match(h.subscription), 'patternMatch', patternBody(h, shortId, at));
       }
     }
     if (descriptors.size > 0) {
       for (const h of descriptors.matchBlock(this.index, block, height)) {
-        const p = positionOf(h.txid);
         this.counts.descriptor++;
-        this.pub.publish(MATCH_TOPIC.descriptor(h.watch), 'descriptorActivity', {
-          subscription: h.watch,
-          txid: h.txid,
-          kind: h.kind === 'funding' ? 0 : 1,
-          index: h.index,
-          value: h.value ?? undefined,
-          script: h.script,
-          derivationIndex: h.derivationIndex ?? undefined,
-          branch: h.branch,
-          shortId: shortIdFromParts(hi, h.kind === 'funding' ? outputLo(p, h.index) : inputLo(p, h.index)),
-          height,
-          blockHash: hash,
+        const shortId = shortIdFromParts(hi, descriptorLo(positionOf(h.txid), h));
+        this.pub.publish(
+          MATCH_TOPIC.descriptor(h.watch),
+          'descriptorActivity',
+          descriptorBody(h, shortId, at),
+        );
+      }
+    }
+  }
+
+  /** A block taken off the chain (the index is already at the block below it). */
+  blockDisconnected(d: DisconnectResult): void {
+    const { patterns, descriptors } = this.table;
+    if (patterns.size === 0 && descriptors.size === 0) return;
+    const { height, hash, block } = d;
+    const hi = onchainHi(height, blockChecksum(hash));
+    const positionOf = positions(block);
+    const at = { height, blockHash: hash };
+    const spent = disconnectedSpentOutputs(this.index, block);
+    if (patterns.size > 0) {
+      const prev = spent.map((o) => o?.script);
+      for (const h of patterns.matchBlock(this.index, block, height, prev)) {
+        const shortId = shortIdFromParts(hi, patternLo(positionOf(h.txid), h));
+        this.withdraw(h.subscription, h.txid, {
+          name: 'patternWithdrawn',
+          body: { ...patternBody(h, shortId), ...at, inMempool: false },
+        });
+      }
+    }
+    if (descriptors.size > 0) {
+      for (const h of descriptors.matchBlock(this.index, block, height, spent, false)) {
+        const shortId = shortIdFromParts(hi, descriptorLo(positionOf(h.txid), h));
+        this.withdraw(h.watch, h.txid, {
+          name: 'descriptorWithdrawn',
+          body: { ...descriptorBody(h, shortId), ...at, inMempool: false },
         });
       }
     }
   }
-}
 
+  private withdraw(sub: string, txid: Uint8Array, n: Pending): void {
+    n.body.inMempool = this.mempool.has(txid);
+    this.publishWithdrawn(sub, n);
+    if (!n.body.inMempool) return;
+    const key = toHex(txid);
+    let list = this.pending.get(key);
+    if (!list) {
+      // Bounded: the oldest followed tx is dropped (its subscriber re-reads after `reorg`).
+      if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
+      list = [];
+      this.pending.set(key, list);
+    }
+    list.push(n);
+  }
+
+  private publishWithdrawn(sub: string, n: Pending): void {
+    this.counts.withdrawn++;
+    if (n.name === 'patternWithdrawn') this.pub.publish(MATCH_TOPIC.match(sub), n.name, n.body);
+    else this.pub.publish(MATCH_TOPIC.descriptor(sub), n.name, n.body);
+  }
+
+  /**
+   * After a block of the new branch: followed txs it confirms are done (the block's own match
+   * says so); ones no longer in the mempool were conflicted out, and are withdrawn for good.
+   */
+  private settlePending(block: Block): void {
+    const inBlock = new Set(block.txs.map((t) => toHex(t.txid())));
+    for (const [key, list] of this.pending) {
+      if (inBlock.has(key)) {
+        this.pending.delete(key);
+        continue;
+      }
+      if (this.mempool.has(list[0].body.txid)) continue;
+      this.pending.delete(key);
+      for (const n of list) {
+        if (!this.table.has(n.body.subscription)) continue;
+        this.publishWithdrawn(n.body.subscription, {
+          ...n,
+          body: { ...n.body, inMempool: false },
+        } as Pending);
+      }
+    }
+  }
+}
 /** txid -> position in the block, built on first use (hits are rare; most blocks have none). */
 function positions(block: Block): (txid: Uint8Array) => number {
   let map: Map<string, number> | null = null;

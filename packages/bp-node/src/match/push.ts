@@ -76,12 +76,55 @@ function isCoinbaseTx(tx: Tx): boolean {
   return tx.inputs.length === 1 && i.vout === 0xffffffff && i.prevTxid.every((b) => b === 0);
 }
 
-/** Spent scriptPubKeys of a stored block's non-coinbase inputs, in order, from its undo record. */
-export function blockPrevScripts(index: Index, height: number): (Uint8Array | undefined)[] {
-  const { block, undo } = readStoredBlock(index.store, height);
+/** An output a block's input spends. */
+export interface SpentOutput {
+  script: Uint8Array;
+  value: bigint;
+}
+
+/** The non-coinbase inputs of a block, in order (how undo records and spent lists run). */
+function inputCount(block: Block): number {
   let n = 0;
   for (let p = 1; p < block.txs.length; p++) n += block.txs[p].inputs.length;
-  return decodeUndo(undo, n).map((u) => (u.id === null ? undefined : u.script));
+  return n;
+}
+
+/** Spent outputs of a stored block's non-coinbase inputs, in order, from its undo record. */
+export function blockSpentOutputs(index: Index, height: number): (SpentOutput | undefined)[] {
+  const { block, undo } = readStoredBlock(index.store, height);
+  return decodeUndo(undo, inputCount(block)).map((u) =>
+    u.id === null ? undefined : { script: u.script, value: u.value },
+  );
+}
+
+/** Spent scriptPubKeys of a stored block's non-coinbase inputs, in order, from its undo record. */
+export function blockPrevScripts(index: Index, height: number): (Uint8Array | undefined)[] {
+  return blockSpentOutputs(index, height).map((o) => o?.script);
+}
+
+/**
+ * Spent outputs of a block just disconnected (DisconnectResult.block), in the same order. Its
+ * undo record went with it, but what it spent is indexed again: outputs of earlier blocks (the
+ * index is at the block below), or of the block's own earlier txs.
+ */
+export function disconnectedSpentOutputs(index: Index, block: Block): (SpentOutput | undefined)[] {
+  const own = new Map<string, SpentOutput>();
+  const out: (SpentOutput | undefined)[] = [];
+  for (let p = 0; p < block.txs.length; p++) {
+    const tx = block.txs[p];
+    if (p > 0) {
+      for (const inp of tx.inputs) {
+        const key = `${toHex(inp.prevTxid)}:${inp.vout}`;
+        const o = own.get(key) ?? index.output(inp.prevTxid, inp.vout) ?? undefined;
+        out.push(o ? { script: o.script, value: o.value } : undefined);
+      }
+    }
+    const txid = toHex(tx.txid());
+    tx.outputs.forEach((o, vout) => {
+      own.set(`${txid}:${vout}`, { script: o.scriptPubKey, value: o.value });
+    });
+  }
+  return out;
 }
 
 /** The spent scriptPubKey of a mempool tx's input: confirmed UTXO, else a mempool parent. */
@@ -188,8 +231,8 @@ export class PatternWatches {
   }
 
   /**
-   * A block just connected at `height` (ConnectResult.block). Its spent scripts come from the
-   * stored undo record unless given.
+   * A block at `height` (ConnectResult.block, or DisconnectResult.block with `prevScripts` from
+   * disconnectedSpentOutputs). Spent scripts come from the stored undo record unless given.
    */
   matchBlock(
     index: Index,
@@ -323,13 +366,14 @@ export class DescriptorWatches {
     hits: DescriptorHit[],
     hashHex: string,
     base: Omit<DescriptorHit, 'watch' | 'script' | 'derivationIndex' | 'branch'>,
+    advance: boolean,
   ): void {
     const list = this.byHash.get(hashHex);
     if (!list) return;
     for (const e of list.slice()) {
       hits.push({ ...base, watch: e.watch, script: e.script, derivationIndex: e.index, branch: e.branch });
       const st = this.watches.get(e.watch)!;
-      if (e.index !== null && e.index > st.lastUsed[e.branch]) {
+      if (advance && e.index !== null && e.index > st.lastUsed[e.branch]) {
         st.lastUsed[e.branch] = e.index;
         this.extend(e.watch, st, e.branch);
       }
@@ -338,12 +382,15 @@ export class DescriptorWatches {
 
   /**
    * Outputs paying to and inputs spending watched scripts in one tx. `spent(vin)` gives the
-   * spent output (script and value) when known.
+   * spent output (script and value) when known. A hit past a branch's last used index moves its
+   * window forward unless `advance` is false (withdrawals: a window never moves back, a wider
+   * one only costs lookups).
    */
   matchTx(
     tx: Tx,
     height: number | null,
-    spent: (vin: number) => { script: Uint8Array; value: bigint } | undefined,
+    spent: (vin: number) => SpentOutput | undefined,
+    advance = true,
   ): DescriptorHit[] {
     const hits: DescriptorHit[] = [];
     if (this.byHash.size === 0) return hits;
@@ -352,24 +399,34 @@ export class DescriptorWatches {
       for (let vin = 0; vin < tx.inputs.length; vin++) {
         const o = spent(vin);
         if (!o) continue;
-        this.hit(hits, toHex(sha256(o.script)), {
-          txid,
-          kind: 'spending',
-          index: vin,
-          value: o.value,
-          height,
-        });
+        this.hit(
+          hits,
+          toHex(sha256(o.script)),
+          {
+            txid,
+            kind: 'spending',
+            index: vin,
+            value: o.value,
+            height,
+          },
+          advance,
+        );
       }
     }
     for (let vout = 0; vout < tx.outputs.length; vout++) {
       const o = tx.outputs[vout];
-      this.hit(hits, toHex(sha256(o.scriptPubKey)), {
-        txid,
-        kind: 'funding',
-        index: vout,
-        value: o.value,
-        height,
-      });
+      this.hit(
+        hits,
+        toHex(sha256(o.scriptPubKey)),
+        {
+          txid,
+          kind: 'funding',
+          index: vout,
+          value: o.value,
+          height,
+        },
+        advance,
+      );
     }
     return hits;
   }
@@ -384,25 +441,26 @@ export class DescriptorWatches {
     });
   }
 
-  /** A block just connected at `height`; spent outputs from its undo record. */
-  matchBlock(index: Index, block: Block, height: number): DescriptorHit[] {
+  /**
+   * A block at `height`: just connected (spent outputs from its undo record), or just
+   * disconnected (`spent` from disconnectedSpentOutputs, `advance` false).
+   */
+  matchBlock(
+    index: Index,
+    block: Block,
+    height: number,
+    spent?: (SpentOutput | undefined)[],
+    advance = true,
+  ): DescriptorHit[] {
     if (this.byHash.size === 0) return [];
-    const { undo } = readStoredBlock(index.store, height);
-    let n = 0;
-    for (let p = 1; p < block.txs.length; p++) n += block.txs[p].inputs.length;
-    const entries = decodeUndo(undo, n);
+    const entries = spent ?? blockSpentOutputs(index, height);
     const hits: DescriptorHit[] = [];
     let k = 0;
     for (let p = 0; p < block.txs.length; p++) {
       const tx = block.txs[p];
       const base = k;
       if (p > 0) k += tx.inputs.length;
-      hits.push(
-        ...this.matchTx(tx, height, (vin) => {
-          const u = p > 0 ? entries[base + vin] : undefined;
-          return u && u.id !== null ? { script: u.script, value: u.value } : undefined;
-        }),
-      );
+      hits.push(...this.matchTx(tx, height, (vin) => (p > 0 ? entries[base + vin] : undefined), advance));
     }
     return hits;
   }

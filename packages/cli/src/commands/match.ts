@@ -11,6 +11,7 @@ import type {
   DescriptorUtxo,
   MatchEntry,
   MatchEvent,
+  Withdrawn,
 } from '@lnpbp/bp-client';
 import { BpdError } from '@lnpbp/bp-client';
 import { RpcError, toJson } from '@lnpbp/bus';
@@ -20,6 +21,7 @@ type Values = Record<string, string | boolean | undefined>;
 
 const sid = (id: bigint) => formatShortId(id);
 const heightText = (h: number | null) => (h === null ? 'mempool' : String(h));
+const withdrawnText = (inMempool: boolean) => (inMempool ? '(back in the mempool)' : '(not in the mempool)');
 
 function out(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human()}\n`);
@@ -206,6 +208,11 @@ export async function subscribeMatch(
               { event: 'match', ...e, shortId: sid(e.shortId) },
               `match ${e.txid}:${e.vin ?? `o${e.vout}`} ${e.context} at ${heightText(e.height)} ${bindingsText(e.bindings)}`,
             ),
+          onWithdrawn: (e: Withdrawn<MatchEvent>) =>
+            line(
+              { event: 'withdrawn', ...e, shortId: sid(e.shortId) },
+              `withdrawn ${e.txid}:${e.vin ?? `o${e.vout}`} was at ${e.height} ${withdrawnText(e.inMempool)}`,
+            ),
         })
       : c.subscribeDescriptor(pos[0], {
           ...common,
@@ -214,6 +221,11 @@ export async function subscribeMatch(
             line(
               { event: 'descriptor', ...e, shortId: sid(e.shortId) },
               `${e.kind} ${e.txid}:${e.index} ${e.value ?? '?'} at ${heightText(e.height)}${derivationText(e)}`,
+            ),
+          onWithdrawn: (e: Withdrawn<DescriptorEvent>) =>
+            line(
+              { event: 'withdrawn', ...e, shortId: sid(e.shortId) },
+              `withdrawn ${e.kind} ${e.txid}:${e.index} was at ${e.height}${derivationText(e)} ${withdrawnText(e.inMempool)}`,
             ),
         }),
   );
