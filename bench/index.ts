@@ -18,7 +18,6 @@ import { join } from 'node:path';
 import { readBlkRecords } from '../packages/bitcoin/src/block/blkfile.ts';
 import { parseBlock } from '../packages/bitcoin/src/block/parse.ts';
 import { openIndex } from '../packages/bp-node/src/index/index.ts';
-import type { Bin } from '../packages/bp-node/src/index/store.ts';
 import { modernBlock, readFixture } from '../test/support/fixtures.ts';
 
 const SHARED = '/work/shared/chain';
@@ -91,22 +90,32 @@ function modernChain(): Chain {
   );
 }
 
-/** Pages a table holds (main tree; LMDB adds dup sub-tree pages to its owner's counts). */
-function tablePages(db: Bin): number {
-  const s = db.getStats() as {
-    treeBranchPageCount: number;
-    treeLeafPageCount: number;
-    overflowPages: number;
-  };
-  return s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
-}
-
 interface RunResult {
   secs: number;
   cpuSecs: number;
   tables: Record<string, number>;
   compacted: number;
+  /** After Index.compact(): its wall time, the compacting copy's size, the packed tables' bytes. */
+  compactSecs: number;
+  afterCompact: number;
+  tablesAfter: Record<string, number>;
   blocksDat: number;
+}
+
+function tableBytes(ix: ReturnType<typeof openIndex>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, t] of Object.entries(ix.stats().tables)) out[name] = t.bytes;
+  return out;
+}
+
+async function compactedCopy(ix: ReturnType<typeof openIndex>, dir: string, name: string): Promise<number> {
+  const copy = join(dir, name);
+  mkdirSync(copy);
+  await (ix.store.env as unknown as { backup(path: string, compact: boolean): Promise<void> }).backup(
+    copy,
+    true,
+  );
+  return statSync(join(copy, 'data.mdb')).size;
 }
 
 async function runOnce(chain: Chain, durability: 'full' | 'os'): Promise<RunResult> {
@@ -118,32 +127,34 @@ async function runOnce(chain: Chain, durability: 'full' | 'os'): Promise<RunResu
     for (const b of chain.blocks) ix.connectBlock(b.raw, b.height);
     const secs = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    const s = ix.store;
-    const tables: Record<string, number> = {};
-    for (const [name, db] of Object.entries({
-      blocks: s.blocks,
-      hashes: s.hashes,
-      txids: s.txids,
-      spends: s.spends,
-      extspends: s.extspends,
-      history: s.history,
-      utxos: s.utxos,
-      shapes: s.shapes,
-    })) {
-      tables[name] = tablePages(db) * 4096;
-    }
-    const copy = join(dir, 'compact');
-    mkdirSync(copy);
-    await (s.env as unknown as { backup(path: string, compact: boolean): Promise<void> }).backup(copy, true);
-    const compacted = statSync(join(copy, 'data.mdb')).size;
+    const tables = tableBytes(ix);
+    const compacted = await compactedCopy(ix, dir, 'copy-before');
+    const c0 = performance.now();
+    ix.compact();
+    const compactSecs = (performance.now() - c0) / 1000;
+    const tablesAfter = tableBytes(ix);
+    const afterCompact = await compactedCopy(ix, dir, 'copy-after');
     const blocksDat = statSync(join(dir, 'index', 'blocks.dat')).size;
     await ix.close();
-    return { secs, cpuSecs: (cpu.user + cpu.system) / 1e6, tables, compacted, blocksDat };
+    return {
+      secs,
+      cpuSecs: (cpu.user + cpu.system) / 1e6,
+      tables,
+      compacted,
+      compactSecs,
+      afterCompact,
+      tablesAfter,
+      blocksDat,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+const fmtTables = (t: Record<string, number>) =>
+  Object.entries(t)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
@@ -176,10 +187,11 @@ for (const chain of chains) {
   console.log(
     `  sizes (compacted copy ${last.compacted} B): index ${index} B = ${f1(index / items)} B/item, ${f2(index / chain.bytes)} B per block byte; UTXO set ${utxo} B; blocks.dat ${last.blocksDat} B = ${f2(last.blocksDat / chain.bytes)} x block bytes`,
   );
+  console.log(`  tables (bytes in pages, uncompacted): ${fmtTables(last.tables)}`);
+  const indexAfter = last.afterCompact - last.tablesAfter.utxos;
   console.log(
-    `  tables (pages x 4096, uncompacted): ${Object.entries(last.tables)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
+    `  after Index.compact() (${f2(last.compactSecs)} s): index ${indexAfter} B = ${f1(indexAfter / items)} B/item, ${f2(indexAfter / chain.bytes)} B per block byte`,
   );
+  console.log(`  tables after compaction: ${fmtTables(last.tablesAfter)}`);
 }
 console.log(`\npeak RSS ${f1(process.resourceUsage().maxRSS / 1024)} MB`);

@@ -15,16 +15,19 @@ import {
 import type { Block } from '@lnpbp/bitcoin/tx/types';
 import { BlockRejected } from './errors.ts';
 import {
+  EXT_TXID_PREFIX,
+  EXTSPEND_ROW,
   encodeBlockRow,
   encodeTip,
   encodeUtxo,
-  HISTORY_KEY,
+  HISTORY_PREFIX,
+  HISTORY_ROW,
   META_BASE,
   META_FILE_END,
   META_TIP,
-  outpointKey,
-  SPEND_KEY,
-  TXID_KEY,
+  SPEND_ROW,
+  TXID_PREFIX,
+  TXID_ROW,
   u32be,
   u64be,
 } from './schema.ts';
@@ -184,41 +187,45 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
     s.env.transactionSync(() => {
       s.blocks.putSync(u32be(height), row, { append: true });
       s.hashes.putSync(hash, u32be(height));
-      const v12 = new Uint8Array(12);
-      const v14 = new Uint8Array(14);
+      const txRow = new Uint8Array(TXID_ROW);
+      const spendRow = new Uint8Array(SPEND_ROW);
+      const extRow = new Uint8Array(EXTSPEND_ROW);
+      const extView = new DataView(extRow.buffer);
+      const histRow = new Uint8Array(HISTORY_ROW);
       const id = new Uint8Array(8);
       const late: [Uint8Array, Uint8Array][] = [];
       k = 0;
       for (let p = 0; p < txs.length; p++) {
         const tx = txs[p];
-        const txid = tx.txid();
-        v12.set(txid.subarray(TXID_KEY, TXID_KEY + 4), 0);
-        writeShortId(v12, 4, hi, txLo(p));
-        s.txids.putSync(txid.subarray(0, TXID_KEY), v12);
+        txRow.set(tx.txid().subarray(0, TXID_PREFIX), 0);
+        writeShortId(txRow, TXID_PREFIX, hi, txLo(p));
+        s.txids.put(txRow);
         if (p > 0) {
           for (let j = 0; j < tx.inputs.length; j++, k++) {
-            writeShortId(id, 0, hi, inputLo(p, j));
             if (kinds[k] === EXTERNAL) {
-              s.extspends.putSync(outpointKey(tx.inputs[j].prevTxid, tx.inputs[j].vout), id);
+              const inp = tx.inputs[j];
+              extRow.set(inp.prevTxid.subarray(0, EXT_TXID_PREFIX), 0);
+              extView.setUint32(EXT_TXID_PREFIX, inp.vout);
+              writeShortId(extRow, EXT_TXID_PREFIX + 4, hi, inputLo(p, j));
+              s.extspends.put(extRow);
               continue;
             }
             const fid = fids.subarray(k * 8, k * 8 + 8);
-            v14.set(fid.subarray(SPEND_KEY), 0);
-            v14.set(id, 6);
-            s.spends.putSync(fid.subarray(0, SPEND_KEY), v14);
-            const sh = spentHashes.subarray(k * 32, k * 32 + 32);
-            v14.set(sh.subarray(HISTORY_KEY, 8), 0);
-            s.history.putSync(sh.subarray(0, HISTORY_KEY), v14);
+            spendRow.set(fid, 0);
+            writeShortId(spendRow, 8, hi, inputLo(p, j));
+            s.spends.put(spendRow);
+            histRow.set(spentHashes.subarray(k * 32, k * 32 + HISTORY_PREFIX), 0);
+            writeShortId(histRow, HISTORY_PREFIX, hi, inputLo(p, j));
+            s.history.put(histRow);
             if (kinds[k] === INDEXED) s.utxos.removeSync(fid);
           }
         }
         for (let i = 0; i < tx.outputs.length; i++) {
           const out = tx.outputs[i];
           writeShortId(id, 0, hi, outputLo(p, i));
-          const sh = sha256(out.scriptPubKey);
-          v14.set(sh.subarray(HISTORY_KEY, 8), 0);
-          v14.set(id, 6);
-          s.history.putSync(sh.subarray(0, HISTORY_KEY), v14);
+          histRow.set(sha256(out.scriptPubKey).subarray(0, HISTORY_PREFIX), 0);
+          histRow.set(id, HISTORY_PREFIX);
+          s.history.put(histRow);
           if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
           if (isUnspendable(out.scriptPubKey)) continue;
           const value = encodeUtxo(out.value, out.scriptPubKey);

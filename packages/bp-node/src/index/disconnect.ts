@@ -11,15 +11,18 @@ import {
 } from '@lnpbp/bitcoin/shortid/index';
 import type { Block } from '@lnpbp/bitcoin/tx/types';
 import {
+  EXT_TXID_PREFIX,
+  EXTSPEND_ROW,
   encodeTip,
   encodeUtxo,
-  HISTORY_KEY,
+  HISTORY_PREFIX,
+  HISTORY_ROW,
   META_BASE,
   META_FILE_END,
   META_TIP,
-  outpointKey,
-  SPEND_KEY,
-  TXID_KEY,
+  SPEND_ROW,
+  TXID_PREFIX,
+  TXID_ROW,
   u32be,
   u64be,
 } from './schema.ts';
@@ -79,40 +82,47 @@ export function disconnectTip(s: Store): DisconnectResult {
   );
 
   s.env.transactionSync(() => {
-    const v12 = new Uint8Array(12);
-    const v14 = new Uint8Array(14);
+    const txRow = new Uint8Array(TXID_ROW);
+    const spendRow = new Uint8Array(SPEND_ROW);
+    const extRow = new Uint8Array(EXTSPEND_ROW);
+    const extView = new DataView(extRow.buffer);
+    const histRow = new Uint8Array(HISTORY_ROW);
     const id = new Uint8Array(8);
+    const gone = (ok: boolean, what: string) => {
+      if (!ok) throw new Error(`disconnect ${height}: ${what} row missing (index damaged)`);
+    };
     let k = 0;
     for (let p = 0; p < txs.length; p++) {
       const tx = txs[p];
-      const txid = tx.txid();
-      v12.set(txid.subarray(TXID_KEY, TXID_KEY + 4), 0);
-      writeShortId(v12, 4, hi, txLo(p));
-      s.txids.removeSync(txid.subarray(0, TXID_KEY), v12);
+      txRow.set(tx.txid().subarray(0, TXID_PREFIX), 0);
+      writeShortId(txRow, TXID_PREFIX, hi, txLo(p));
+      gone(s.txids.remove(txRow), 'txid');
       if (p > 0) {
         for (let j = 0; j < tx.inputs.length; j++, k++) {
           const u = entries[k];
-          writeShortId(id, 0, hi, inputLo(p, j));
           if (u.id === null) {
-            s.extspends.removeSync(outpointKey(tx.inputs[j].prevTxid, tx.inputs[j].vout));
+            const inp = tx.inputs[j];
+            extRow.set(inp.prevTxid.subarray(0, EXT_TXID_PREFIX), 0);
+            extView.setUint32(EXT_TXID_PREFIX, inp.vout);
+            writeShortId(extRow, EXT_TXID_PREFIX + 4, hi, inputLo(p, j));
+            gone(s.extspends.remove(extRow), 'extspend');
             continue;
           }
-          v14.set(u.id.subarray(SPEND_KEY), 0);
-          v14.set(id, 6);
-          s.spends.removeSync(u.id.subarray(0, SPEND_KEY), v14);
-          const sh = sha256(u.script);
-          v14.set(sh.subarray(HISTORY_KEY, 8), 0);
-          s.history.removeSync(sh.subarray(0, HISTORY_KEY), v14);
+          spendRow.set(u.id, 0);
+          writeShortId(spendRow, 8, hi, inputLo(p, j));
+          gone(s.spends.remove(spendRow), 'spend');
+          histRow.set(sha256(u.script).subarray(0, HISTORY_PREFIX), 0);
+          writeShortId(histRow, HISTORY_PREFIX, hi, inputLo(p, j));
+          gone(s.history.remove(histRow), 'history');
           // An output of this same block is going away with it; older ones come back.
           if (readShortIdHi(u.id, 0) !== hi) s.utxos.putSync(u.id, encodeUtxo(u.value, u.script));
         }
       }
       for (let i = 0; i < tx.outputs.length; i++) {
         writeShortId(id, 0, hi, outputLo(p, i));
-        const sh = sha256(tx.outputs[i].scriptPubKey);
-        v14.set(sh.subarray(HISTORY_KEY, 8), 0);
-        v14.set(id, 6);
-        s.history.removeSync(sh.subarray(0, HISTORY_KEY), v14);
+        histRow.set(sha256(tx.outputs[i].scriptPubKey).subarray(0, HISTORY_PREFIX), 0);
+        histRow.set(id, HISTORY_PREFIX);
+        gone(s.history.remove(histRow), 'history');
         s.utxos.removeSync(id);
       }
     }

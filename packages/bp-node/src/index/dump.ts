@@ -13,13 +13,15 @@ import {
   readU64be,
 } from './schema.ts';
 import { CONTEXT_NAMES } from './shapes.ts';
-import type { Bin, Store } from './store.ts';
+import type { Store } from './store.ts';
 import { decodeUndo } from './undo.ts';
 
 /**
  * The canonical text form of the whole index: one line per row, tables in a fixed order, rows
  * in key order (LMDB's byte order), every field decoded. Two indexes of the same chain give the
- * same dump byte for byte, whatever path (reorgs, crashes, restarts) built them; the block file
+ * same dump byte for byte, whatever path (reorgs, crashes, restarts, compactions) built them: a
+ * packed table's rows are read with both levels merged, so which level holds a row does not
+ * show. The block file
  * is covered by one line per block (sha256 of its record) and its undo entries, decoded.
  *
  *   meta <name> <value...>
@@ -29,7 +31,7 @@ import { decodeUndo } from './undo.ts';
  *   hash <hash> <height>
  *   txid <first 6 txid bytes, internal order> <tx id>
  *   spend <output id> <input id>
- *   extspend <txid>:<vout> <input id>
+ *   extspend <first 8 prev txid bytes, internal order>:<vout> <input id>
  *   history <first 8 bytes of sha256(script)> <item id>
  *   utxo <output id> <value> <script hex>
  *   shape <shape key> <item id> <context: p2sh|p2wsh|tapscript|scriptPubKey>
@@ -66,25 +68,19 @@ export function dumpIndex(s: Store, write: (line: string) => void): void {
     }
   }
   for (const { key, value } of s.hashes.getRange()) write(`hash ${toHexReversed(key)} ${readU32be(value)}`);
-  dupRows(s.txids, (k, v) => write(`txid ${toHex(k)}${toHex(v.subarray(0, 4))} ${toHex(v.subarray(4))}`));
-  dupRows(s.spends, (k, v) => write(`spend ${toHex(k)}${toHex(v.subarray(0, 6))} ${toHex(v.subarray(6))}`));
-  for (const { key, value } of s.extspends.getRange()) {
-    write(`extspend ${toHexReversed(key.subarray(0, 32))}:${readU32be(key, 32)} ${toHex(value)}`);
+  for (const r of s.txids.all()) write(`txid ${toHex(r.subarray(0, 6))} ${toHex(r.subarray(6))}`);
+  for (const r of s.spends.all()) write(`spend ${toHex(r.subarray(0, 8))} ${toHex(r.subarray(8))}`);
+  for (const r of s.extspends.all()) {
+    write(`extspend ${toHex(r.subarray(0, 8))}:${readU32be(r, 8)} ${toHex(r.subarray(12))}`);
   }
-  dupRows(s.history, (k, v) =>
-    write(`history ${toHex(k)}${toHex(v.subarray(0, 6))} ${toHex(v.subarray(6))}`),
-  );
+  for (const r of s.history.all()) write(`history ${toHex(r.subarray(0, 8))} ${toHex(r.subarray(8))}`);
   for (const { key, value } of s.utxos.getRange()) {
     const u = decodeUtxo(value);
     write(`utxo ${toHex(key)} ${u.value} ${toHex(u.script)}`);
   }
-  dupRows(s.shapes, (k, v) =>
-    write(`shape ${toHex(k)} ${toHex(v.subarray(0, 8))} ${CONTEXT_NAMES[v[8]] ?? v[8]}`),
-  );
-}
-
-function dupRows(db: Bin, f: (key: Uint8Array, value: Uint8Array) => void): void {
-  for (const { key, value } of db.getRange()) f(key, value);
+  for (const { key: k, value: v } of s.shapes.getRange()) {
+    write(`shape ${toHex(k)} ${toHex(v.subarray(0, 8))} ${CONTEXT_NAMES[v[8]] ?? v[8]}`);
+  }
 }
 
 /** sha256 (hex) of the dump, each line followed by "\n". */

@@ -21,12 +21,14 @@ import {
   descriptorUtxos,
 } from '../match/descriptor.ts';
 import { type MatchOptions, type MatchPage, matchConfirmed } from '../match/pattern.ts';
+import { type CompactResult, compactIndex } from './compact.ts';
 import { type ConnectResult, connectBlock } from './connect.ts';
 import { type DisconnectResult, disconnectTip } from './disconnect.ts';
 import { dumpHash, dumpIndex } from './dump.ts';
 import * as q from './queries.ts';
 import { Store, type StoreOptions, type Tip } from './store.ts';
 
+export type { CompactResult } from './compact.ts';
 export type { ConnectResult } from './connect.ts';
 export type { DisconnectResult } from './disconnect.ts';
 export { BlockRejected, type RejectCode } from './errors.ts';
@@ -240,6 +242,21 @@ export class Index {
     return descriptorBalance(this.store, descriptor, opts);
   }
 
+  /**
+   * Rewrites the packed tables into full, prefix-stripped level-1 pages (compact.ts): one
+   * flushed transaction; answers and the dump do not change.
+   */
+  compact(): CompactResult {
+    return compactIndex(this.store);
+  }
+
+  /** Rows waiting in level 0 and rows in level 1 of the packed tables (a compaction policy reads this). */
+  packedRows(): { level0: number; level1: number } {
+    let level0 = 0;
+    for (const t of this.store.packedTables()) level0 += t.l0Rows();
+    return { level0, level1: this.store.packedState().rows };
+  }
+
   /** Canonical line-per-row dump of every table (see dump.ts for the line forms). */
   dump(write: (line: string) => void): void {
     dumpIndex(this.store, write);
@@ -254,20 +271,33 @@ export class Index {
   stats(): IndexStats {
     const s = this.store;
     const tables: Record<string, TableStats> = {};
+    // biome-ignore lint/suspicious/noExplicitAny: lmdb's stat object is untyped
+    const stat = (db: { getStats(): unknown }) => db.getStats() as any;
     for (const [name, db] of Object.entries({
       blocks: s.blocks,
       hashes: s.hashes,
-      txids: s.txids,
-      spends: s.spends,
-      extspends: s.extspends,
-      history: s.history,
       utxos: s.utxos,
       shapes: s.shapes,
     })) {
-      // biome-ignore lint/suspicious/noExplicitAny: lmdb's stat object is untyped
-      const st = db.getStats() as any;
+      const st = stat(db);
       const pages = st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages;
       tables[name] = { entries: st.entryCount, pages, bytes: pages * st.pageSize };
+    }
+    // Packed tables: level 0 plus the live level 1; entries = rows.
+    const packed = s.packedState();
+    for (const [i, t] of s.packedTables().entries()) {
+      const a = stat(t.l0);
+      const b = stat(t.slots[packed.slot]);
+      const pages =
+        a.treeBranchPageCount +
+        a.treeLeafPageCount +
+        a.overflowPages +
+        b.treeBranchPageCount +
+        b.treeLeafPageCount +
+        b.overflowPages;
+      // Level-1 rows as of the last compaction (a disconnect below it removes a few since).
+      const entries = a.entryCount + packed.tables[i];
+      tables[t.name] = { entries, pages, bytes: pages * a.pageSize };
     }
     // biome-ignore lint/suspicious/noExplicitAny: lmdb's stat object is untyped
     const env = s.env.getStats() as any;

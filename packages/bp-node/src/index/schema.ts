@@ -4,13 +4,13 @@
  * table and the byte budget behind it.
  *
  * Items are named by 8-byte LNPBP-5 short ids (big-endian, so LMDB byte order = chain order)
- * everywhere except the txid table. In the three packed (dupSort + dupFixed) tables a row's
- * first bytes are the LMDB key and the rest is a fixed-size duplicate value: the key groups
- * ~2^16 buckets, each a sub-tree of fixed-size values with no per-value header.
+ * everywhere except the txid and extspends tables. The four packed tables hold fixed-width
+ * rows in two levels (packed.ts): level 0 (dupSort + dupFixed, keyed by a row's first 2 bytes)
+ * takes the blocks' writes, level 1 (sorted chunks) is what compaction rewrites them into.
  */
 
 /** Bumped when a layout changes; an index of another version is refused. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const TABLES = {
   /** Named settings: network, schema version, base height, tip, committed flat-file length. */
@@ -19,13 +19,13 @@ export const TABLES = {
   blocks: 'blocks',
   /** 32-byte block hash -> u32 BE height. */
   hashes: 'hashes',
-  /** dupFixed: txid[0..2] -> txid[2..6] | tx id (12 bytes). */
+  /** Packed rows txid[0..6] | tx id (14 bytes). */
   txids: 'txids',
-  /** dupFixed: funding output id[0..2] -> funding output id[2..8] | spending input id (14 bytes). */
+  /** Packed rows funding output id | spending input id (16 bytes). */
   spends: 'spends',
-  /** Spends of outputs the index does not hold: prev txid (32) | vout u32 BE -> input id. */
+  /** Packed rows prev txid[0..8] | vout u32 BE | spending input id (20 bytes), for outputs the index does not hold. */
   extspends: 'extspends',
-  /** dupFixed: sha256(script)[0..2] -> sha256(script)[2..8] | item id (14 bytes). */
+  /** Packed rows sha256(script)[0..8] | item id (16 bytes). */
   history: 'history',
   /** Output id -> value u64 LE | scriptPubKey. */
   utxos: 'utxos',
@@ -33,20 +33,30 @@ export const TABLES = {
   shapes: 'shapes',
 } as const;
 
-export const TXID_KEY = 2;
-export const TXID_VALUE = 4 + 8;
-export const SPEND_KEY = 2;
-export const SPEND_VALUE = 6 + 8;
-export const HISTORY_KEY = 2;
-/** Bytes of the script hash kept in a history row (key + value part): 64 bits. */
+/** Level-1 tables of a packed table: `<name>.0` and `<name>.1`, meta `packed` says which is live. */
+export const LEVEL1_SLOTS = ['.0', '.1'] as const;
+
+/** Bytes of the txid kept in a txid row: 48 bits, every match confirmed against blocks.dat. */
+export const TXID_PREFIX = 6;
+export const TXID_ROW = TXID_PREFIX + 8;
+export const SPEND_ROW = 16;
+/** Bytes of the prev txid kept in an extspends row: 64 bits, every match confirmed against blocks.dat. */
+export const EXT_TXID_PREFIX = 8;
+export const EXTSPEND_ROW = EXT_TXID_PREFIX + 4 + 8;
+/** Bytes of the script hash kept in a history row: 64 bits. */
 export const HISTORY_PREFIX = 8;
-export const HISTORY_VALUE = HISTORY_PREFIX - HISTORY_KEY + 8;
+export const HISTORY_ROW = HISTORY_PREFIX + 8;
 
 export const META_NETWORK = 'network';
 export const META_VERSION = 'version';
 export const META_TIP = 'tip';
 export const META_BASE = 'base';
 export const META_FILE_END = 'fileEnd';
+/**
+ * Level-1 state: current slot u8 | rows the last compaction wrote there, u64 BE per packed table
+ * (txids, spends, extspends, history). Absent or all zero: level 1 is empty.
+ */
+export const META_PACKED = 'packed';
 
 /**
  * Block row: header (80) | flat-file offset u64 BE (8) | block size u32 (4) | undo size u32 (4)
@@ -138,11 +148,11 @@ export function decodeUtxo(b: Uint8Array): { value: bigint; script: Uint8Array }
   };
 }
 
-/** Key of an extspends row: prev txid (internal order) | vout u32 BE. */
-export function outpointKey(txid: Uint8Array, vout: number): Uint8Array {
-  const k = new Uint8Array(36);
-  k.set(txid, 0);
-  new DataView(k.buffer).setUint32(32, vout);
+/** Start of an extspends row: prev txid[0..8] (internal order) | vout u32 BE (when given). */
+export function extspendPrefix(txid: Uint8Array, vout?: number): Uint8Array {
+  const k = new Uint8Array(EXT_TXID_PREFIX + (vout === undefined ? 0 : 4));
+  k.set(txid.subarray(0, EXT_TXID_PREFIX), 0);
+  if (vout !== undefined) new DataView(k.buffer).setUint32(EXT_TXID_PREFIX, vout);
   return k;
 }
 

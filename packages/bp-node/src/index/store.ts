@@ -1,23 +1,37 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { equalBytes } from '@lnpbp/bitcoin/bytes/hex';
+import { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
 import { ValueError } from '@lnpbp/bitcoin/errors';
 import { sha256d } from '@lnpbp/bitcoin/hash/index';
 import type { NetworkName } from '@lnpbp/bitcoin/network';
+import { readShortIdHi, readShortIdLo } from '@lnpbp/bitcoin/shortid/index';
+import { readTx } from '@lnpbp/bitcoin/tx/parse';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { FlatFile } from './flatfile.ts';
+import { PackedTable } from './packed.ts';
 import {
   type BlockRow,
   decodeBlockRow,
+  EXT_TXID_PREFIX,
+  EXTSPEND_ROW,
+  extspendPrefix,
+  HISTORY_PREFIX,
+  HISTORY_ROW,
+  LEVEL1_SLOTS,
   META_BASE,
   META_FILE_END,
   META_NETWORK,
+  META_PACKED,
   META_TIP,
   META_VERSION,
   readU32be,
   readU64be,
   SCHEMA_VERSION,
+  SPEND_ROW,
   TABLES,
-  TXID_KEY,
+  TXID_PREFIX,
+  TXID_ROW,
   u32be,
 } from './schema.ts';
 
@@ -56,16 +70,18 @@ export class Store {
   readonly meta: Database<Uint8Array, string>;
   readonly blocks: Bin;
   readonly hashes: Bin;
-  readonly txids: Bin;
-  readonly spends: Bin;
-  readonly extspends: Bin;
-  readonly history: Bin;
+  readonly txids: PackedTable;
+  readonly spends: PackedTable;
+  readonly extspends: PackedTable;
+  readonly history: PackedTable;
   readonly utxos: Bin;
   readonly shapes: Bin;
   readonly file: FlatFile;
   readonly readOnly: boolean;
   commitFlags: number | undefined;
   private rowCache = new Map<number, BlockRow>();
+  /** Cached meta `packed` (the writer's; a read-only store reads it per lookup). */
+  private packedCache: PackedState | null = null;
 
   constructor(
     readonly dir: string,
@@ -74,16 +90,24 @@ export class Store {
   ) {
     this.readOnly = opts.readOnly ?? false;
     if (!this.readOnly) mkdirSync(dir, { recursive: true });
-    this.env = open({ path: dir, maxDbs: 16, readOnly: this.readOnly, pageSize: 4096 });
+    this.env = open({ path: dir, maxDbs: 32, readOnly: this.readOnly, pageSize: 4096 });
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     const packed = { ...bin, dupSort: true, dupFixed: true };
     this.meta = this.env.openDB({ name: TABLES.meta, encoding: 'binary' });
     this.blocks = this.env.openDB({ name: TABLES.blocks, ...bin });
     this.hashes = this.env.openDB({ name: TABLES.hashes, ...bin });
-    this.txids = allowValueRanges(this.env.openDB({ name: TABLES.txids, ...packed }));
-    this.spends = allowValueRanges(this.env.openDB({ name: TABLES.spends, ...packed }));
-    this.extspends = this.env.openDB({ name: TABLES.extspends, ...bin });
-    this.history = allowValueRanges(this.env.openDB({ name: TABLES.history, ...packed }));
+    const table = (name: string, width: number): PackedTable => {
+      const slots = LEVEL1_SLOTS.map((x) => this.env.openDB({ name: name + x, ...bin })) as [Bin, Bin];
+      const l0 = allowValueRanges(this.env.openDB({ name, ...packed }));
+      return new PackedTable(name, width, l0, slots, () => {
+        const st = this.packedState();
+        return st.rows > 0 ? slots[st.slot] : null;
+      });
+    };
+    this.txids = table(TABLES.txids, TXID_ROW);
+    this.spends = table(TABLES.spends, SPEND_ROW);
+    this.extspends = table(TABLES.extspends, EXTSPEND_ROW);
+    this.history = table(TABLES.history, HISTORY_ROW);
     this.utxos = this.env.openDB({ name: TABLES.utxos, ...bin });
     this.shapes = allowValueRanges(this.env.openDB({ name: TABLES.shapes, ...packed }));
     // 1 abortable | 2 synchronous commit | 0x10000 return before the flush completes.
@@ -147,6 +171,27 @@ export class Store {
     return b === undefined ? null : readU32be(b);
   }
 
+  /** Which level-1 slot is live and how many rows compaction put there. */
+  packedState(): PackedState {
+    if (this.packedCache !== null && !this.readOnly) return this.packedCache;
+    const b = this.meta.get(META_PACKED);
+    const tables = [0, 0, 0, 0];
+    for (let i = 0; b !== undefined && i < 4; i++) tables[i] = readU64be(b, 1 + 8 * i);
+    const st = { slot: b?.[0] ?? 0, rows: tables[0] + tables[1] + tables[2] + tables[3], tables };
+    this.packedCache = st;
+    return st;
+  }
+
+  /** The four packed tables, in dump order. */
+  packedTables(): PackedTable[] {
+    return [this.txids, this.spends, this.extspends, this.history];
+  }
+
+  /** After a compaction's commit (or its abort): re-read meta `packed`. */
+  forgetPackedState(): void {
+    this.packedCache = null;
+  }
+
   fileEnd(): number {
     const e = this.meta.get(META_FILE_END);
     return e === undefined ? 0 : readU64be(e);
@@ -172,6 +217,7 @@ export class Store {
   /** Rows can also change under a reader process; a reader calls this per request. */
   clearCache(): void {
     this.rowCache.clear();
+    this.packedCache = null;
   }
 
   heightOf(hash: Uint8Array): number | null {
@@ -205,15 +251,54 @@ export class Store {
    * confirms the full txid (txidAt) unless it knows the tx is indexed.
    */
   txidCandidates(txid: Uint8Array): Uint8Array[] {
-    const start = txid.subarray(TXID_KEY, TXID_KEY + 4);
     const out: Uint8Array[] = [];
-    for (const v of this.txids.getValues(txid.subarray(0, TXID_KEY), {
-      start,
-      end: endAfter(start),
-    })) {
-      out.push(v.subarray(4, 12));
+    for (const r of this.txids.scan(txid.subarray(0, TXID_PREFIX))) out.push(r.slice(TXID_PREFIX));
+    return out;
+  }
+
+  /**
+   * Spends of `outputId`'s outputs as (output id, input id) rows: `prefix` is a whole output
+   * id, or its first 6 bytes (every ordinary output of one tx). Rows are views valid until the
+   * next step.
+   */
+  spendRows(prefix: Uint8Array): Generator<Uint8Array> {
+    return this.spends.scan(prefix);
+  }
+
+  /** Item ids (8 bytes, views) in the history of sha256(script) `scriptHash`, after `cursor`. */
+  *historyIds(scriptHash: Uint8Array, cursor?: Uint8Array | null): Generator<Uint8Array> {
+    const prefix = scriptHash.subarray(0, HISTORY_PREFIX);
+    let from: Uint8Array | undefined;
+    if (cursor) {
+      from = new Uint8Array(HISTORY_ROW);
+      from.set(prefix, 0);
+      from.set(cursor.subarray(0, 8), HISTORY_PREFIX);
+    }
+    for (const r of this.history.scan(prefix, from, cursor != null)) yield r.subarray(HISTORY_PREFIX);
+  }
+
+  /**
+   * Spends of outputs of `txid` (a tx the index does not hold), ascending by vout: only
+   * `vout`'s when given. Rows match 64 bits of the txid; each is confirmed by reading the
+   * spending input back from blocks.dat, so a prefix collision never answers.
+   */
+  extSpends(txid: Uint8Array, vout?: number): { vout: number; inputId: Uint8Array }[] {
+    const out: { vout: number; inputId: Uint8Array }[] = [];
+    for (const r of this.extspends.scan(extspendPrefix(txid, vout))) {
+      const v = readU32be(r, EXT_TXID_PREFIX);
+      const inputId = r.slice(EXT_TXID_PREFIX + 4);
+      if (this.inputSpends(inputId, txid, v)) out.push({ vout: v, inputId });
     }
     return out;
+  }
+
+  /** Whether the input `inputId` (an ordinary input id) spends txid:vout, read from its tx. */
+  private inputSpends(inputId: Uint8Array, txid: Uint8Array, vout: number): boolean {
+    const lo = readShortIdLo(inputId, 0);
+    const raw = this.txRaw(readShortIdHi(inputId, 0) >>> 8, lo >>> 16);
+    if (raw === null) return false;
+    const inp = readTx(new ByteReader(raw)).inputs[(lo & 0x7fff) - 1];
+    return inp !== undefined && inp.vout === vout && equalBytes(inp.prevTxid, txid);
   }
 
   async close(): Promise<void> {
@@ -222,9 +307,11 @@ export class Store {
   }
 }
 
-/** Smallest value above every value starting with `prefix` (prefix | 0xff.. bytes). */
-function endAfter(prefix: Uint8Array): Uint8Array {
-  const e = new Uint8Array(prefix.length + 8).fill(0xff);
-  e.set(prefix, 0);
-  return e;
+export interface PackedState {
+  /** The live level-1 slot (0 or 1). */
+  slot: number;
+  /** Rows the last compaction wrote there (0: level 1 is empty). */
+  rows: number;
+  /** The same per packed table, in packedTables() order. */
+  tables: number[];
 }

@@ -34,6 +34,14 @@ export interface SyncerOptions {
   noSyncCatchUp?: number;
   /** During such a catch-up, flush to disk at least this often (default 60 s). */
   noSyncFlushMs?: number;
+  /**
+   * After a catch-up of at least this many blocks reaches the source's tip, compact the index
+   * (Index.compact: full pages, shorter rows) when the rows written since the last compaction
+   * are at least `compactMinShare` of those compacted then (default 1,000 blocks; 0: never).
+   */
+  compactCatchUp?: number;
+  /** See compactCatchUp (default 0.1). */
+  compactMinShare?: number;
 }
 
 export interface RunOptions {
@@ -47,7 +55,7 @@ export interface RunOptions {
  * it is written), follows 'tip' events, mirrors the mempool, and backs off on errors.
  *
  * Events: 'block' (ConnectResult), 'disconnect' (DisconnectResult), 'reorg' ({ fromHeight,
- * toHeight, forkHash }), 'synced' (tip {height, hash}), 'error' is not emitted (errors are logged
+ * toHeight, forkHash }), 'synced' (tip {height, hash}), 'compacted' (CompactResult), 'error' is not emitted (errors are logged
  * and retried; only run() rejects, and only for faults retrying cannot fix).
  */
 export class Syncer extends EventEmitter {
@@ -76,6 +84,8 @@ export class Syncer extends EventEmitter {
       manageSource: true,
       noSyncCatchUp: 144,
       noSyncFlushMs: 60_000,
+      compactCatchUp: 1_000,
+      compactMinShare: 0.1,
       ...options,
     };
     this.backoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
@@ -214,6 +224,7 @@ export class Syncer extends EventEmitter {
     if (tip !== null && tip.height > fork) this.disconnectTo(fork);
     let from = this.index.tip() === null ? this.opts.startHeight : fork + 1;
     if (from > target.height) return true;
+    const firstHeight = from;
     this.progress.start(from, target.height);
     const noSync =
       this.opts.noSyncCatchUp > 0 &&
@@ -241,7 +252,20 @@ export class Syncer extends EventEmitter {
     }
     if (this.stopping) return false;
     this.progress.finish((line) => this.log.info('synced', line));
+    if (this.opts.compactCatchUp > 0 && target.height - firstHeight + 1 >= this.opts.compactCatchUp) {
+      this.maybeCompact();
+    }
     return true;
+  }
+
+  /** Compacts when enough rows wait in level 0 (docs/index-schema.md, "Compaction"). */
+  private maybeCompact(): void {
+    const rows = this.index.packedRows();
+    if (rows.level0 === 0 || rows.level0 < this.opts.compactMinShare * rows.level1) return;
+    this.log.info('compacting the index', rows);
+    const r = this.index.compact();
+    this.log.info('compacted', { rows: r.rows, chunks: r.chunks, ms: Math.round(r.ms) });
+    this.emit('compacted', r);
   }
 
   private afterConnect(r: ConnectResult, size: number): void {
