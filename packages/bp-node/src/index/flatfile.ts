@@ -72,6 +72,17 @@ export class FlatFile {
     return out;
   }
 
+  /** Reads `length` bytes at `offset` into `out` at `at`; false when the file is shorter. */
+  readInto(offset: number, out: Uint8Array, at: number, length: number): boolean {
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, out, at + done, length - done, offset + done);
+      if (n === 0) return false;
+      done += n;
+    }
+    return true;
+  }
+
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;

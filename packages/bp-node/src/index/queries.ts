@@ -11,8 +11,10 @@ import {
 } from '@lnpbp/bitcoin/shortid/index';
 import { readTx } from '@lnpbp/bitcoin/tx/parse';
 import type { Tx } from '@lnpbp/bitcoin/tx/types';
-import { decodeUtxo } from './schema.ts';
+import { readCache } from './readcache.ts';
+import { decodeUtxo, HISTORY_KEY, HISTORY_PREFIX, outpointKey, SPEND_KEY } from './schema.ts';
 import type { Store } from './store.ts';
+import { inputAt, outputAt as outputOffset, scriptAt, valueAt, voutAt } from './txscan.ts';
 
 /** Where an indexed tx is: height, position, and its 8-byte LNPBP-5 id. */
 export interface TxPlace {
@@ -88,14 +90,41 @@ export function findTx(s: Store, txid: Uint8Array): TxPlace | null {
     const id = cands[i];
     const height = readShortIdHi(id, 0) >>> 8;
     const position = readShortIdLo(id, 0) >>> 16;
-    const full = s.txidAt(height, position);
-    if (full !== null && equalBytes(full, txid)) return { height, position, id: Uint8Array.from(id) };
+    if (readCache(s).txidIs(height, position, txid)) return { height, position, id: Uint8Array.from(id) };
   }
   return null;
 }
 
 export function parseStoredTx(raw: Uint8Array): Tx {
   return readTx(new ByteReader(raw));
+}
+
+/** A confirmed tx by txid: its bytes (a view of the read cache, not to be modified) and place. */
+export function confirmedTx(
+  s: Store,
+  txid: Uint8Array,
+): {
+  txid: Uint8Array;
+  raw: Uint8Array;
+  height: number;
+  position: number;
+  blockHash: Uint8Array;
+  shortId: bigint;
+} | null {
+  const p = findTx(s, txid);
+  if (p === null) return null;
+  const rc = readCache(s);
+  const raw = rc.tx(p.height, p.position);
+  const blockHash = rc.blockHash(p.height);
+  if (raw === null || blockHash === null) return null;
+  return {
+    txid: Uint8Array.from(txid),
+    raw,
+    height: p.height,
+    position: p.position,
+    blockHash: Uint8Array.from(blockHash),
+    shortId: shortIdFromBytes(p.id),
+  };
 }
 
 /** Output id (8 bytes) of vout of the tx at `place`; null past the extended layout's range. */
@@ -108,13 +137,17 @@ export function outputId(place: TxPlace, vout: number): Uint8Array | null {
 
 /** The confirmed input spending output `id`, if any. */
 export function spendOfOutput(s: Store, id: Uint8Array): ConfirmedSpend | null {
-  for (const r of s.spendRows(id)) return spendFromInputId(s, r.subarray(8, 16));
+  const start = id.subarray(SPEND_KEY);
+  for (const v of s.spends.getValues(id.subarray(0, SPEND_KEY), { start, limit: 1 })) {
+    if (!equalBytes(v.subarray(0, 6), start)) return null;
+    return spendFromInputId(s, v.subarray(6, 14));
+  }
   return null;
 }
 
 export function spendFromInputId(s: Store, inputId: Uint8Array): ConfirmedSpend | null {
   const p = placeOf(inputId);
-  const txid = s.txidAt(p.height, p.position);
+  const txid = readCache(s).txid(p.height, p.position);
   if (txid === null) return null;
   return { txid, vin: p.index, height: p.height, position: p.position, shortId: shortIdFromBytes(inputId) };
 }
@@ -126,8 +159,8 @@ export function outspend(s: Store, txid: Uint8Array, vout: number): ConfirmedSpe
     const id = outputId(place, vout);
     return id === null ? null : spendOfOutput(s, id);
   }
-  const ext = s.extSpends(txid, vout);
-  return ext.length === 0 ? null : spendFromInputId(s, ext[0].inputId);
+  const ext = s.extspends.get(outpointKey(txid, vout));
+  return ext === undefined ? null : spendFromInputId(s, ext);
 }
 
 /**
@@ -138,9 +171,12 @@ export function outspends(s: Store, txid: Uint8Array): (ConfirmedSpend | null)[]
   const place = findTx(s, txid);
   if (place === null) {
     const out: (ConfirmedSpend | null)[] = [];
-    for (const { vout, inputId } of s.extSpends(txid)) {
+    const from = outpointKey(txid, 0);
+    const to = outpointKey(txid, 0xffffffff);
+    for (const { key, value } of s.extspends.getRange({ start: from, end: to, inclusiveEnd: true })) {
+      const vout = new DataView(key.buffer, key.byteOffset + 32, 4).getUint32(0);
       while (out.length < vout) out.push(null);
-      out.push(spendFromInputId(s, inputId));
+      out.push(spendFromInputId(s, value));
     }
     return out.length > 0 ? out : null;
   }
@@ -149,9 +185,11 @@ export function outspends(s: Store, txid: Uint8Array): (ConfirmedSpend | null)[]
   const n = parseStoredTx(raw).outputs.length;
   const out: (ConfirmedSpend | null)[] = new Array(n).fill(null);
   // Ordinary output ids of one tx share their first 6 bytes: one range scan finds their spends.
-  for (const v of s.spendRows(place.id.subarray(0, 6))) {
-    const vout = (((v[6] << 8) | v[7]) & 0x7fff) - 1;
-    if (vout >= 0 && vout < n) out[vout] = spendFromInputId(s, v.subarray(8, 16));
+  const txPart = place.id.subarray(SPEND_KEY, 6);
+  for (const v of s.spends.getValues(place.id.subarray(0, SPEND_KEY), { start: txPart })) {
+    if (!equalBytes(v.subarray(0, 4), txPart)) break;
+    const vout = (((v[4] << 8) | v[5]) & 0x7fff) - 1;
+    if (vout >= 0 && vout < n) out[vout] = spendFromInputId(s, v.subarray(6, 14));
   }
   for (let vout = EXT_MIN_INDEX; vout < n; vout++) out[vout] = spendOfOutput(s, outputId(place, vout)!);
   return out;
@@ -162,22 +200,36 @@ export function outputAt(s: Store, id: Uint8Array): { value: bigint; script: Uin
   const u = s.utxos.get(id);
   if (u !== undefined) return decodeUtxo(u);
   const p = placeOf(id);
-  const raw = s.txRaw(p.height, p.position);
+  const raw = readCache(s).tx(p.height, p.position);
   if (raw === null) return null;
-  const o = parseStoredTx(raw).outputs[p.index];
-  return o ? { value: o.value, script: o.scriptPubKey } : null;
+  const off = outputOffset(raw, p.index);
+  const script = off < 0 ? null : scriptAt(raw, off);
+  return script === null ? null : { value: valueAt(raw, off), script: script.slice() };
+}
+
+/** The value of the output `id`: a light walk over its tx (cached), no script copied. */
+function outputValue(s: Store, id: Uint8Array): bigint | null {
+  const p = placeOf(id);
+  const raw = readCache(s).tx(p.height, p.position);
+  if (raw === null) return null;
+  const off = outputOffset(raw, p.index);
+  return off < 0 ? null : valueAt(raw, off);
+}
+
+/** The funding output's id of the input `inputId` (read from the spending tx), or null. */
+function spentOutputId(s: Store, inputId: Uint8Array): Uint8Array | null {
+  const p = placeOf(inputId);
+  const raw = readCache(s).tx(p.height, p.position);
+  if (raw === null) return null;
+  const off = inputAt(raw, p.index);
+  if (off < 0) return null;
+  const f = findTx(s, raw.subarray(off, off + 32));
+  return f === null ? null : outputId(f, voutAt(raw, off));
 }
 
 /** The output an input spends (read from the spending tx, then its funding tx). */
 export function spentBy(s: Store, inputId: Uint8Array): { value: bigint; script: Uint8Array } | null {
-  const p = placeOf(inputId);
-  const raw = s.txRaw(p.height, p.position);
-  if (raw === null) return null;
-  const inp = parseStoredTx(raw).inputs[p.index];
-  if (!inp) return null;
-  const f = findTx(s, inp.prevTxid);
-  if (f === null) return null;
-  const id = outputId(f, inp.vout);
+  const id = spentOutputId(s, inputId);
   return id === null ? null : outputAt(s, id);
 }
 
@@ -187,7 +239,20 @@ export function* historyIds(
   scriptHash: Uint8Array,
   cursor?: Uint8Array | null,
 ): Generator<Uint8Array> {
-  yield* s.historyIds(scriptHash, cursor);
+  const rest = scriptHash.subarray(HISTORY_KEY, HISTORY_PREFIX);
+  let start: Uint8Array = rest;
+  if (cursor) {
+    start = new Uint8Array(rest.length + 8);
+    start.set(rest, 0);
+    start.set(cursor, rest.length);
+  }
+  for (const v of s.history.getValues(scriptHash.subarray(0, HISTORY_KEY), {
+    start,
+    exclusiveStart: cursor != null,
+  })) {
+    if (!equalBytes(v.subarray(0, rest.length), rest)) return;
+    yield v.subarray(rest.length, rest.length + 8);
+  }
 }
 
 export function history(
@@ -253,9 +318,14 @@ export function balance(s: Store, scriptHash: Uint8Array): { confirmed: bigint; 
 /** The history entry an item id names (funding output or spending input), or null if its tx is gone. */
 export function historyItemAt(s: Store, id: Uint8Array): HistoryItem | null {
   const p = placeOf(id);
-  const txid = s.txidAt(p.height, p.position);
+  const txid = readCache(s).txid(p.height, p.position);
   if (txid === null) return null;
-  const o = p.output ? outputAt(s, id) : spentBy(s, id);
+  let value: bigint | null;
+  if (p.output) value = outputValue(s, id);
+  else {
+    const spent = spentOutputId(s, id);
+    value = spent === null ? null : outputValue(s, spent);
+  }
   return {
     shortId: shortIdFromBytes(id),
     kind: p.output ? 'funding' : 'spending',
@@ -263,6 +333,6 @@ export function historyItemAt(s: Store, id: Uint8Array): HistoryItem | null {
     height: p.height,
     position: p.position,
     index: p.index,
-    value: o?.value ?? 0n,
+    value: value ?? 0n,
   };
 }

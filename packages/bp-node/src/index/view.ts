@@ -1,5 +1,6 @@
 import type { Index, TxInfo } from './index.ts';
 import type { Mempool, MempoolEntry } from './mempool.ts';
+import { confirmedTx } from './queries.ts';
 
 /**
  * The answers queries give: the confirmed index with the mempool on top. History pages run in
@@ -73,7 +74,7 @@ export class IndexView {
 
   /** A tx by txid, confirmed first, else from the mempool. */
   tx(txid: Uint8Array): (TxInfo & { confirmed: true }) | (MempoolEntry & { confirmed: false }) | null {
-    const c = this.index.txByTxid(txid);
+    const c = confirmedTx(this.index.store, txid);
     if (c) return { ...c, confirmed: true };
     const m = this.mempool.get(txid);
     return m ? { ...m, confirmed: false } : null;
