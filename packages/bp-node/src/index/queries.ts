@@ -12,7 +12,7 @@ import {
 import { readTx } from '@lnpbp/bitcoin/tx/parse';
 import type { Tx } from '@lnpbp/bitcoin/tx/types';
 import { readCache } from './readcache.ts';
-import { decodeUtxo, HISTORY_KEY, HISTORY_PREFIX, outpointKey, SPEND_KEY } from './schema.ts';
+import { decodeUtxo } from './schema.ts';
 import type { Store } from './store.ts';
 import { inputAt, outputAt as outputOffset, scriptAt, valueAt, voutAt } from './txscan.ts';
 
@@ -137,11 +137,7 @@ export function outputId(place: TxPlace, vout: number): Uint8Array | null {
 
 /** The confirmed input spending output `id`, if any. */
 export function spendOfOutput(s: Store, id: Uint8Array): ConfirmedSpend | null {
-  const start = id.subarray(SPEND_KEY);
-  for (const v of s.spends.getValues(id.subarray(0, SPEND_KEY), { start, limit: 1 })) {
-    if (!equalBytes(v.subarray(0, 6), start)) return null;
-    return spendFromInputId(s, v.subarray(6, 14));
-  }
+  for (const r of s.spendRows(id)) return spendFromInputId(s, r.subarray(8, 16));
   return null;
 }
 
@@ -159,8 +155,8 @@ export function outspend(s: Store, txid: Uint8Array, vout: number): ConfirmedSpe
     const id = outputId(place, vout);
     return id === null ? null : spendOfOutput(s, id);
   }
-  const ext = s.extspends.get(outpointKey(txid, vout));
-  return ext === undefined ? null : spendFromInputId(s, ext);
+  const ext = s.extSpends(txid, vout);
+  return ext.length === 0 ? null : spendFromInputId(s, ext[0].inputId);
 }
 
 /**
@@ -171,12 +167,9 @@ export function outspends(s: Store, txid: Uint8Array): (ConfirmedSpend | null)[]
   const place = findTx(s, txid);
   if (place === null) {
     const out: (ConfirmedSpend | null)[] = [];
-    const from = outpointKey(txid, 0);
-    const to = outpointKey(txid, 0xffffffff);
-    for (const { key, value } of s.extspends.getRange({ start: from, end: to, inclusiveEnd: true })) {
-      const vout = new DataView(key.buffer, key.byteOffset + 32, 4).getUint32(0);
+    for (const { vout, inputId } of s.extSpends(txid)) {
       while (out.length < vout) out.push(null);
-      out.push(spendFromInputId(s, value));
+      out.push(spendFromInputId(s, inputId));
     }
     return out.length > 0 ? out : null;
   }
@@ -185,11 +178,9 @@ export function outspends(s: Store, txid: Uint8Array): (ConfirmedSpend | null)[]
   const n = parseStoredTx(raw).outputs.length;
   const out: (ConfirmedSpend | null)[] = new Array(n).fill(null);
   // Ordinary output ids of one tx share their first 6 bytes: one range scan finds their spends.
-  const txPart = place.id.subarray(SPEND_KEY, 6);
-  for (const v of s.spends.getValues(place.id.subarray(0, SPEND_KEY), { start: txPart })) {
-    if (!equalBytes(v.subarray(0, 4), txPart)) break;
-    const vout = (((v[4] << 8) | v[5]) & 0x7fff) - 1;
-    if (vout >= 0 && vout < n) out[vout] = spendFromInputId(s, v.subarray(6, 14));
+  for (const v of s.spendRows(place.id.subarray(0, 6))) {
+    const vout = (((v[6] << 8) | v[7]) & 0x7fff) - 1;
+    if (vout >= 0 && vout < n) out[vout] = spendFromInputId(s, v.subarray(8, 16));
   }
   for (let vout = EXT_MIN_INDEX; vout < n; vout++) out[vout] = spendOfOutput(s, outputId(place, vout)!);
   return out;
@@ -239,20 +230,7 @@ export function* historyIds(
   scriptHash: Uint8Array,
   cursor?: Uint8Array | null,
 ): Generator<Uint8Array> {
-  const rest = scriptHash.subarray(HISTORY_KEY, HISTORY_PREFIX);
-  let start: Uint8Array = rest;
-  if (cursor) {
-    start = new Uint8Array(rest.length + 8);
-    start.set(rest, 0);
-    start.set(cursor, rest.length);
-  }
-  for (const v of s.history.getValues(scriptHash.subarray(0, HISTORY_KEY), {
-    start,
-    exclusiveStart: cursor != null,
-  })) {
-    if (!equalBytes(v.subarray(0, rest.length), rest)) return;
-    yield v.subarray(rest.length, rest.length + 8);
-  }
+  yield* s.historyIds(scriptHash, cursor);
 }
 
 export function history(
