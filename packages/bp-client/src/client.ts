@@ -157,6 +157,9 @@ export interface DescriptorPageOptions extends PageOptions {
 
 export interface DescriptorBalance {
   confirmed: bigint;
+  /** Mempool outputs paying, and mempool inputs spending from, the descriptor's scripts. */
+  unconfirmedIn: bigint;
+  unconfirmedOut: bigint;
   utxoCount: number;
   usedScripts: number;
   derivedScripts: number;

@@ -4,7 +4,14 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { toHex } from '@lnpbp/bitcoin/bytes/hex';
-import { type BpClient, BpdError, type DescriptorEvent, type MatchEvent } from '@lnpbp/bp-client';
+import {
+  type BpClient,
+  BpdError,
+  type DescriptorEvent,
+  type DescriptorHistoryEntry,
+  type HistoryEntry,
+  type MatchEvent,
+} from '@lnpbp/bp-client';
 import { RpcError } from '@lnpbp/bus';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
@@ -85,6 +92,10 @@ describe('pattern and descriptor queries and push: bpd over the bus and bp-cli',
     type: 'wpkh',
     hash: ripemd160(sha256(derived3)),
   });
+
+  const keyAt = (i: number) => account.derive(`m/0/${i}`);
+  const addressAt = (i: number) =>
+    btc.Address(BCOIN_REGTEST).encode({ type: 'wpkh', hash: ripemd160(sha256(keyAt(i).publicKey!)) });
 
   let funding: BuiltTx;
   let spend: { txid: string; hex: string };
@@ -369,6 +380,109 @@ describe('pattern and descriptor queries and push: bpd over the bus and bp-cli',
         [sm, sd].map((s) => new Promise((r) => (s.p.exitCode !== null ? r(0) : s.p.on('exit', r)))),
       );
     }
+  });
+
+  test('descriptor queries include the mempool: a spend from index 3 with change to index 6, as the per-address queries see it', async () => {
+    const before = await c.descriptorBalance(DESC);
+    assert.deepEqual(before.branches, [{ lastUsed: 4, nextIndex: 5 }]);
+    assert.equal(before.unconfirmedIn + before.unconfirmedOut, 0n);
+    const coin = (await c.descriptorUtxos(DESC)).items.find((u) => u.derivationIndex === 3)!;
+    assert.equal(coin.value, 55_000n);
+    const tx = new btc.Transaction();
+    tx.addInput({
+      txid: coin.txid,
+      index: coin.vout,
+      witnessUtxo: { script: derived3Script, amount: 55_000n },
+    });
+    tx.addOutputAddress(addressAt(6), 30_000n, BCOIN_REGTEST);
+    tx.addOutputAddress(TestWallet.randomAddress(), 24_000n, BCOIN_REGTEST);
+    tx.sign(keyAt(3).privateKey!);
+    tx.finalize();
+    await send({ txid: tx.id, hex: tx.hex });
+    await waitFor('the spend in bpd', async () => (await c.mempoolList()).items.includes(tx.id));
+
+    // History: confirmed items in chain order, then the mempool tx (its spend, then its output).
+    const h = await c.descriptorHistory(DESC);
+    const row = (i: { txid: string; kind: string; index: number; value: bigint; height: number | null }) => [
+      i.txid,
+      i.kind,
+      i.index,
+      i.value,
+      i.height,
+    ];
+    assert.deepEqual(
+      h.items.filter((i) => i.height === null).map((i) => [...row(i), i.derivationIndex]),
+      [
+        [tx.id, 'spending', 0, 55_000n, null, 3],
+        [tx.id, 'funding', 0, 30_000n, null, 6],
+      ],
+    );
+    assert.deepEqual(
+      h.items.slice(-2).map((i) => i.height),
+      [null, null],
+    );
+    // Outside truth: the per-address history (IndexView) of each used index, merged.
+    const perAddress: HistoryEntry[] = [];
+    for (const i of [3, 4, 6]) perAddress.push(...(await c.history({ address: addressAt(i) })).items);
+    const order = (x: { height: number | null; shortId: bigint }) =>
+      [x.height ?? Infinity, x.shortId] as const;
+    const confirmedFirst = (a: typeof perAddress) =>
+      [...a.filter((x) => x.height !== null).sort((x, y) => (order(x)[1] < order(y)[1] ? -1 : 1))].map(row);
+    assert.deepEqual(confirmedFirst(h.items.filter((i) => i.height !== null)), confirmedFirst(perAddress));
+    assert.deepEqual(
+      h.items
+        .filter((i) => i.height === null)
+        .map(row)
+        .sort(),
+      perAddress
+        .filter((i) => i.height === null)
+        .map(row)
+        .sort(),
+    );
+    // Paged one item at a time (the mempool tx's two items straddle a page): the same list.
+    const paged: DescriptorHistoryEntry[] = [];
+    let cursor: string | undefined;
+    for (let n = 0; n < 20; n++) {
+      const p = await c.descriptorHistory(DESC, { limit: 1, cursor });
+      paged.push(...p.items);
+      if (p.next === null) break;
+      cursor = p.next;
+    }
+    assert.deepEqual(paged.map(row), h.items.map(row));
+
+    // UTXOs: the spent confirmed one is gone, the mempool change is there.
+    const u = await c.descriptorUtxos(DESC);
+    assert.ok(!u.items.some((x) => x.txid === coin.txid && x.vout === coin.vout));
+    assert.deepEqual(
+      u.items.filter((x) => x.height === null).map((x) => [x.txid, x.vout, x.value, x.derivationIndex]),
+      [[tx.id, 0, 30_000n, 6]],
+    );
+    // Balance: as `balance` gives per address; mempool use moves the next index past 6.
+    const b = await c.descriptorBalance(DESC);
+    const a3 = await c.balance({ address: addressAt(3) });
+    const a6 = await c.balance({ address: addressAt(6) });
+    assert.deepEqual(
+      [b.confirmed, b.unconfirmedIn, b.unconfirmedOut],
+      [before.confirmed, a6.unconfirmedIn, a3.unconfirmedOut],
+    );
+    assert.deepEqual([a6.unconfirmedIn, a3.unconfirmedOut], [30_000n, 55_000n]);
+    assert.deepEqual(b.branches, [{ lastUsed: 6, nextIndex: 7 }]);
+    const j = await json('balance', '--descriptor', DESC);
+    assert.deepEqual([j.unconfirmedIn, j.unconfirmedOut], [30_000, 55_000]);
+
+    // Confirmed: no mempool part any more, the change is a confirmed UTXO.
+    await mine(1);
+    const height = await a.height();
+    const h2 = await c.descriptorHistory(DESC);
+    assert.deepEqual(h2.items.slice(-2).map(row), [
+      [tx.id, 'spending', 0, 55_000n, height],
+      [tx.id, 'funding', 0, 30_000n, height],
+    ]);
+    const b2 = await c.descriptorBalance(DESC);
+    assert.deepEqual(
+      [b2.confirmed, b2.unconfirmedIn, b2.unconfirmedOut],
+      [before.confirmed - 55_000n + 30_000n, 0n, 0n],
+    );
   });
 
   const BAD: [string, string, keyof typeof BpdError, RegExp][] = [

@@ -107,10 +107,11 @@ function limitOf(limit: number): number {
   return limit;
 }
 
-/** Descriptor cursors are the 8-byte id of the previous page's last item. */
-function itemCursor(c: Uint8Array | undefined): Uint8Array | null {
+/** Descriptor cursors are `0x00 | item id` or `0x01 | mempool seq | skip` (match/descriptor.ts). */
+function descriptorCursor(c: Uint8Array | undefined): Uint8Array | null {
   if (c === undefined) return null;
-  if (c.length !== 8) fail('badCursor', `cursor of ${c.length} bytes is not one this query returns`);
+  if (c.length !== 9 || c[0] > 1)
+    fail('badCursor', `cursor of ${c.length} bytes is not one this query returns`);
   return c;
 }
 
@@ -290,13 +291,14 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
       const gap = gapOf(b.gap);
       const r = descriptorHistory(index.store, desc, {
         gap,
-        cursor: itemCursor(b.cursor),
+        cursor: descriptorCursor(b.cursor),
         limit: limitOf(b.limit),
+        mempool,
       });
       return {
         items: r.items.map((i) => ({
           txid: i.txid,
-          height: i.height,
+          height: i.height ?? undefined,
           kind: i.kind === 'funding' ? 0 : 1,
           index: i.index,
           value: i.value,
@@ -314,15 +316,16 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
       const gap = gapOf(b.gap);
       const r = descriptorUtxos(index.store, desc, {
         gap,
-        cursor: itemCursor(b.cursor),
+        cursor: descriptorCursor(b.cursor),
         limit: limitOf(b.limit),
+        mempool,
       });
       return {
         items: r.items.map((u) => ({
           txid: u.txid,
           vout: u.vout,
           value: u.value,
-          height: u.height,
+          height: u.height ?? undefined,
           shortId: u.shortId,
           script: u.script,
           derivationIndex: u.derivationIndex ?? undefined,
@@ -334,9 +337,11 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
 
     descriptorBalance(b) {
       const desc = descriptorOf(b.descriptor);
-      const r = descriptorBalance(index.store, desc, { gap: gapOf(b.gap) });
+      const r = descriptorBalance(index.store, desc, { gap: gapOf(b.gap), mempool });
       return {
         confirmed: r.confirmed,
+        unconfirmedIn: r.unconfirmedIn,
+        unconfirmedOut: r.unconfirmedOut,
         utxoCount: r.utxoCount,
         usedScripts: r.usedScripts,
         derivedScripts: r.derivedScripts,

@@ -282,19 +282,19 @@ export const bpdMessages = defineMessages(
     },
     descriptorHistory: {
       id: 0x0121,
-      doc: 'Confirmed funding and spending entries of every script an output descriptor derives (gap-limited for ranged ones), in chain order, each with its derivation index and branch; paged.',
+      doc: 'Funding and spending entries of every script an output descriptor derives (gap-limited for ranged ones), in chain order then mempool arrival order (no height), each with its derivation index and branch; paged.',
       fields: { ...descriptorQuery, ...page },
       reply: { items: t.list(descriptorHistoryItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
     },
     descriptorUtxos: {
       id: 0x0122,
-      doc: 'Confirmed unspent outputs paying any script a descriptor derives, with derivation index and branch; paged.',
+      doc: 'Unspent outputs paying any script a descriptor derives (mempool spends removed, mempool outputs added), with derivation index and branch; paged.',
       fields: { ...descriptorQuery, ...page },
       reply: { items: t.list(descriptorUtxoItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
     },
     descriptorBalance: {
       id: 0x0123,
-      doc: 'Confirmed balance of a descriptor; per branch the last used derivation index (absent: none) and the next unused one.',
+      doc: 'Balance of a descriptor: confirmed, and mempool in/out as `balance` gives for one script; per branch the last used derivation index (absent: none; mempool use counts) and the next unused one.',
       fields: descriptorQuery,
       reply: {
         confirmed: t.u64,
@@ -302,6 +302,8 @@ export const bpdMessages = defineMessages(
         usedScripts: t.u32,
         derivedScripts: t.u32,
         branches: t.list(t.struct({ lastUsed: t.optional(t.u32), nextIndex: t.u32 }), 1_000),
+        unconfirmedIn: t.u64,
+        unconfirmedOut: t.u64,
       },
     },
     watchPattern: {

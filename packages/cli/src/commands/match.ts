@@ -158,12 +158,17 @@ export async function cmdDescriptor(c: BpClient, cmd: string, pos: string[], v: 
     if (v.limit !== undefined || v.cursor !== undefined)
       throw new CliError('balance takes no --limit/--cursor');
     const b = await named(c.descriptorBalance(d, { gap }));
-    const j = { ...b, confirmed: Number(b.confirmed) };
+    const j = {
+      ...b,
+      confirmed: Number(b.confirmed),
+      unconfirmedIn: Number(b.unconfirmedIn),
+      unconfirmedOut: Number(b.unconfirmedOut),
+    };
     out(
       json,
       j,
       () =>
-        `confirmed ${j.confirmed}  utxos ${j.utxoCount}  scripts used ${j.usedScripts} of ${j.derivedScripts} derived` +
+        `confirmed ${j.confirmed}  unconfirmed +${j.unconfirmedIn} -${j.unconfirmedOut}  utxos ${j.utxoCount}  scripts used ${j.usedScripts} of ${j.derivedScripts} derived` +
         j.branches
           .map((x, i) => `\n  branch ${i}: last used ${x.lastUsed ?? 'none'}, next ${x.nextIndex}`)
           .join(''),
