@@ -312,3 +312,18 @@ describe('hash: public API', () => {
     assert.ok(equalBytes(fromHex(child.sha256d), opensslSha256d(data)));
   });
 });
+
+describe('hash: sha256Into (no-allocation form used by the indexer)', () => {
+  it('writes the same digest as OpenSSL at the offset, for short and long inputs and views', () => {
+    const data = randomBytes(400);
+    const out = new Uint8Array(32 * 3 + 5);
+    for (const len of [0, 1, 22, 25, 34, 63, 64, 65, 200, 400]) {
+      // A view into a larger buffer, as the scripts of a parsed block are.
+      const m = new Uint8Array(data.buffer, data.byteOffset + 400 - len, len);
+      out.fill(0xee);
+      hash.sha256Into(m, out, 37);
+      assert.deepEqual(out.subarray(37, 69), opensslSha256(m), `len ${len}`);
+      assert.ok(out.subarray(0, 37).every((b) => b === 0xee) && out.subarray(69).every((b) => b === 0xee));
+    }
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { jsHash } from './js.ts';
-import { nativeImpl } from './native.ts';
+import { nativeImpl, nativeSha256Into } from './native.ts';
 import type { HashImpl } from './types.ts';
 
 export type { HashImpl } from './types.ts';
@@ -20,6 +20,12 @@ export const hashImplName: string = impl.name;
 
 export function sha256(data: Uint8Array): Uint8Array {
   return impl.sha256(data);
+}
+
+/** sha256(data) written into out[offset..offset+32]: the same digest as sha256(), no allocation. */
+export function sha256Into(data: Uint8Array, out: Uint8Array, offset = 0): void {
+  if (nativeSha256Into !== null && impl === nativeImpl) nativeSha256Into(data, out, offset);
+  else out.set(impl.sha256(data), offset);
 }
 
 /** sha256(sha256(data)): txids, block hashes, merkle nodes, base58check checksums. */

@@ -73,3 +73,24 @@ function wrap(a: Addon): HashImpl {
 }
 
 export const nativeImpl: HashImpl | null = addon ? wrap(addon) : null;
+
+/**
+ * sha256 of `data` written into `out` at `offset`, with no allocation (hot loops hash one
+ * script per output). Null when the addon is not in use.
+ */
+export const nativeSha256Into: ((data: Uint8Array, out: Uint8Array, offset: number) => void) | null = addon
+  ? (() => {
+      const a = addon;
+      const scratchIn = new Uint8Array(new ArrayBuffer(ON_HEAP_MAX));
+      const scratchOut = new Uint8Array(new ArrayBuffer(32));
+      return (data: Uint8Array, out: Uint8Array, offset: number) => {
+        let d = data;
+        if (data.length <= ON_HEAP_MAX) {
+          scratchIn.set(data);
+          d = scratchIn.subarray(0, data.length);
+        }
+        a.sha256(d, scratchOut);
+        out.set(scratchOut, offset);
+      };
+    })()
+  : null;

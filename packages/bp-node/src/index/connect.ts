@@ -1,5 +1,5 @@
 import { equalBytes, toHex } from '@lnpbp/bitcoin/bytes/hex';
-import { sha256 } from '@lnpbp/bitcoin/hash/index';
+import { sha256Into } from '@lnpbp/bitcoin/hash/index';
 import {
   blockChecksum,
   EXT_MAX_INDEX,
@@ -66,6 +66,78 @@ const SAME_BLOCK = 2;
 const OUT_KEY = 262_144;
 
 const undo = new UndoWriter();
+const hash32 = new Uint8Array(new ArrayBuffer(32));
+
+/**
+ * One reused off-heap buffer for UTXO values: LMDB copies a value during the put, and lmdb-js
+ * resolves a buffer's address once per ArrayBuffer, so a fresh small array per output would
+ * cost an allocation plus a move off the V8 heap each.
+ */
+let utxoScratch = new Uint8Array(new ArrayBuffer(4096));
+let utxoView = new DataView(utxoScratch.buffer);
+function utxoValue(value: bigint, script: Uint8Array): Uint8Array {
+  const n = 8 + script.length;
+  if (n > utxoScratch.length) {
+    utxoScratch = new Uint8Array(new ArrayBuffer(Math.max(n, 2 * utxoScratch.length)));
+    utxoView = new DataView(utxoScratch.buffer);
+  }
+  utxoView.setBigUint64(0, value, true);
+  utxoScratch.set(script, 8);
+  return utxoScratch.subarray(0, n);
+}
+
+/**
+ * The block's txs by txid, keyed by the txid's first 48 bits as a number (no hex strings); a
+ * key shared by two txids (a 48-bit collision inside one block) falls back to comparing
+ * every tx set so far.
+ */
+class TxPositions {
+  private readonly byKey = new Map<number, number>();
+  private collided = false;
+  private count = 0;
+  constructor(private readonly txs: readonly { txid(): Uint8Array }[]) {}
+
+  private static key(t: Uint8Array): number {
+    return t[0] + t[1] * 2 ** 8 + t[2] * 2 ** 16 + t[3] * 2 ** 24 + t[4] * 2 ** 32 + t[5] * 2 ** 40;
+  }
+
+  get(txid: Uint8Array): number | undefined {
+    const p = this.byKey.get(TxPositions.key(txid));
+    if (p !== undefined && equalBytes(this.txs[p].txid(), txid)) return p;
+    if (!this.collided) return undefined;
+    for (let i = 0; i < this.count; i++) if (equalBytes(this.txs[i].txid(), txid)) return i;
+    return undefined;
+  }
+
+  /** Adds tx p (txs are added in order, each after its own inputs were resolved). */
+  set(p: number): void {
+    const k = TxPositions.key(this.txs[p].txid());
+    if (this.byKey.has(k)) this.collided = true;
+    else this.byKey.set(k, p);
+    this.count = p + 1;
+  }
+}
+
+/** A set of 8-byte output ids as numbers: height (24 bits) * 2^32 + low word, exact below 2^21. */
+class OutputSet {
+  private readonly nums = new Set<number>();
+  private readonly strs = new Set<string>();
+
+  /** False when the id was already in. */
+  add(id: Uint8Array): boolean {
+    const height = readShortIdHi(id, 0) >>> 8;
+    if (height < 2 ** 21) {
+      const n = height * 2 ** 32 + readShortIdLo(id, 0);
+      if (this.nums.has(n)) return false;
+      this.nums.add(n);
+      return true;
+    }
+    const k = toHex(id);
+    if (this.strs.has(k)) return false;
+    this.strs.add(k);
+    return true;
+  }
+}
 
 /**
  * Verifies `raw` as the block at `height` on top of the tip, then writes it: the block file
@@ -94,8 +166,8 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
   const kinds = new Uint8Array(nIn);
   const fids = new Uint8Array(nIn * 8);
   const spentHashes = new Uint8Array(nIn * 32);
-  const txPos = new Map<string, number>();
-  const spentOld = new Set<string>();
+  const txPos = new TxPositions(txs);
+  const spentOld = new OutputSet();
   const spentHere = new Set<number>();
   const prevScripts: (Uint8Array | undefined)[] = new Array(nIn);
   const prevValues = new BigUint64Array(nIn);
@@ -104,12 +176,13 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
   for (let p = 0; p < txs.length; p++) {
     const tx = txs[p];
     // Before its inputs: a duplicate would otherwise show up as a double spend.
-    const txKey = toHex(tx.txid());
-    if (txPos.has(txKey)) throw new BlockRejected('duplicate-tx', height, `txid ${txKey} twice in the block`);
+    if (txPos.get(tx.txid()) !== undefined) {
+      throw new BlockRejected('duplicate-tx', height, `txid ${toHex(tx.txid())} twice in the block`);
+    }
     if (p > 0) {
       for (let j = 0; j < tx.inputs.length; j++, k++) {
         const inp = tx.inputs[j];
-        const q = txPos.get(toHex(inp.prevTxid));
+        const q = txPos.get(inp.prevTxid);
         if (q !== undefined) {
           const src = txs[q];
           if (inp.vout >= src.outputs.length) {
@@ -126,7 +199,7 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
           const out = src.outputs[inp.vout];
           writeShortId(fids, k * 8, hi, outputLo(q, inp.vout));
           kinds[k] = SAME_BLOCK;
-          spentHashes.set(sha256(out.scriptPubKey), k * 32);
+          sha256Into(out.scriptPubKey, spentHashes, k * 32);
           prevScripts[k] = out.scriptPubKey;
           prevValues[k] = out.value;
           undo.spent(fids.subarray(k * 8, k * 8 + 8), out.value, out.scriptPubKey);
@@ -145,21 +218,20 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
             `tx ${p} input ${j}: output ${toHex(Uint8Array.from(inp.prevTxid).reverse())}:${inp.vout} ${found === null ? 'is unknown' : 'is spent or does not exist'}`,
           );
         }
-        const idHex = toHex(found.id);
-        if (spentOld.has(idHex))
-          throw new BlockRejected('double-spend', height, `output ${idHex} spent twice`);
-        spentOld.add(idHex);
+        if (!spentOld.add(found.id)) {
+          throw new BlockRejected('double-spend', height, `output ${toHex(found.id)} spent twice`);
+        }
         fids.set(found.id, k * 8);
         kinds[k] = INDEXED;
         const script = found.utxo.subarray(8);
-        spentHashes.set(sha256(script), k * 32);
+        sha256Into(script, spentHashes, k * 32);
         prevScripts[k] = script;
         const value = new DataView(found.utxo.buffer, found.utxo.byteOffset, 8).getBigUint64(0, true);
         prevValues[k] = value;
         undo.spent(found.id, value, script);
       }
     }
-    txPos.set(txKey, p);
+    txPos.set(p);
   }
 
   const shapeRows = blockShapeRows(txs, hi, prevScripts);
@@ -223,15 +295,15 @@ export function connectBlock(s: Store, raw: Uint8Array, height: number): Connect
         for (let i = 0; i < tx.outputs.length; i++) {
           const out = tx.outputs[i];
           writeShortId(id, 0, hi, outputLo(p, i));
-          histRow.set(sha256(out.scriptPubKey).subarray(0, HISTORY_PREFIX), 0);
+          sha256Into(out.scriptPubKey, hash32, 0);
+          histRow.set(hash32.subarray(0, HISTORY_PREFIX), 0);
           histRow.set(id, HISTORY_PREFIX);
           s.history.put(histRow);
           if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
           if (isUnspendable(out.scriptPubKey)) continue;
-          const value = encodeUtxo(out.value, out.scriptPubKey);
           // Extended ids (outputs >= 32,767) sort after every ordinary id of the block.
-          if (i >= EXT_MIN_INDEX) late.push([id.slice(), value]);
-          else s.utxos.putSync(id, value, { append: true });
+          if (i >= EXT_MIN_INDEX) late.push([id.slice(), encodeUtxo(out.value, out.scriptPubKey)]);
+          else s.utxos.putSync(id, utxoValue(out.value, out.scriptPubKey), { append: true });
         }
       }
       for (const [lid, value] of late) s.utxos.putSync(lid, value, { append: true });

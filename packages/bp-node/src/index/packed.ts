@@ -36,9 +36,18 @@ export class PackedTable {
     private readonly level1: () => Bin | null,
   ) {}
 
-  /** Adds a row (inside a write transaction). */
+  private lastRow: Uint8Array | null = null;
+  private lastKey: Uint8Array = new Uint8Array(0);
+  private lastValue: Uint8Array = new Uint8Array(0);
+
+  /** Adds a row (inside a write transaction). Callers reuse one row buffer: its views are kept. */
   put(row: Uint8Array): void {
-    this.l0.putSync(row.subarray(0, L0_KEY), row.subarray(L0_KEY, this.width));
+    if (row !== this.lastRow) {
+      this.lastRow = row;
+      this.lastKey = row.subarray(0, L0_KEY);
+      this.lastValue = row.subarray(L0_KEY, this.width);
+    }
+    this.l0.putSync(this.lastKey, this.lastValue);
   }
 
   /**
