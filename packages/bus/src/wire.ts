@@ -11,6 +11,17 @@ import { defineMessages, ERROR_TYPE } from './schema/messages.ts';
  */
 export const BUS_PROTOCOL_VERSION = 1;
 export const RPC_HEADER = 6;
+/**
+ * A batch: several RPC messages in one ZeroMQ frame, so a busy client pays ZeroMQ's
+ * per-message cost once per batch rather than once per request:
+ *   requestId 0 | typeId BATCH_TYPE | (length u32 LE | one RPC frame as above)*
+ * A server that takes batches lists BATCH_TYPE among the type ids of its hello reply; a client
+ * sends batches only to such a server, and the server answers the requests of a batch in batches
+ * (replies of handlers that finish later may come alone). Batches do not nest.
+ */
+export const BATCH_TYPE = 0x0004;
+/** Smallest RPC frame inside a batch, its length prefix included. */
+export const BATCH_ENTRY_MIN = 4 + RPC_HEADER;
 export const PUB_HEADER = 14;
 
 export const MAX_SERVICE_NAME = 64;
@@ -79,4 +90,40 @@ export function pubFrame(seq: bigint, epoch: number, typeId: number, body: Uint8
   f.writeUInt16LE(typeId, 12);
   f.set(body, PUB_HEADER);
   return f;
+}
+
+/** Joins RPC frames into one batch frame. */
+export function batchFrame(frames: readonly Uint8Array[]): Buffer {
+  let n = RPC_HEADER;
+  for (const f of frames) n += 4 + f.length;
+  const out = Buffer.allocUnsafe(n);
+  out.writeUInt32LE(0, 0);
+  out.writeUInt16LE(BATCH_TYPE, 4);
+  let p = RPC_HEADER;
+  for (const f of frames) {
+    out.writeUInt32LE(f.length, p);
+    out.set(f, p + 4);
+    p += 4 + f.length;
+  }
+  return out;
+}
+
+/**
+ * The RPC frames of a batch frame's body (views into it), or a string saying why it is not one:
+ * every length is checked against the bytes left before anything is sliced.
+ */
+export function splitBatch(body: Buffer, maxEntries: number): Buffer[] | string {
+  const out: Buffer[] = [];
+  let p = 0;
+  while (p < body.length) {
+    if (body.length - p < 4) return `batch entry ${out.length}: truncated length at byte ${p}`;
+    const len = body.readUInt32LE(p);
+    if (len > body.length - p - 4)
+      return `batch entry ${out.length}: ${len} bytes but ${body.length - p - 4} left`;
+    if (out.length === maxEntries) return `batch of more than ${maxEntries} messages`;
+    out.push(body.subarray(p + 4, p + 4 + len));
+    p += 4 + len;
+  }
+  if (out.length === 0) return 'empty batch';
+  return out;
 }

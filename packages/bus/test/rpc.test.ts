@@ -281,6 +281,96 @@ describe('rpc over ipc', () => {
     c.close();
   });
 
+  it('joins requests of one turn into batch frames; answers equal those of a client that does not batch', async () => {
+    const batched = await RpcClient.connect({ schema: testSchema, endpoint });
+    const single = await RpcClient.connect({ schema: testSchema, endpoint, batch: false });
+    assert.deepEqual(batched.server?.types, [0x0100, 0x0101, 0x0102, 0x0103, 0x0200]);
+    const before = server.stats.batches;
+    const ask = (c: RpcClient<T>) =>
+      Promise.all([
+        ...Array.from({ length: 300 }, (_, i) => c.request('sum', { xs: [BigInt(i), 7n] })),
+        ...Array.from({ length: 20 }, (_, i) =>
+          c.request('echo', { n: i, data: randomBytes(i * 50), note: `${i}` }),
+        ),
+        c.request('fail', { app: true }).catch((e: RpcError) => e.code),
+      ]);
+    const a = await ask(batched);
+    const b = await ask(single);
+    assert.equal(a.length, 321);
+    assert.deepEqual(a.slice(0, 300), b.slice(0, 300));
+    assert.deepEqual(
+      a.slice(0, 300).map((x) => (x as { total: bigint }).total),
+      Array.from({ length: 300 }, (_, i) => BigInt(i) + 7n),
+    );
+    assert.equal(a[320], APP_ERROR);
+    assert.equal(b[320], APP_ERROR);
+    assert.ok(batched.stats.batches >= 1, 'the batching client sent batches');
+    assert.equal(single.stats.batches, 0);
+    assert.ok(server.stats.batches - before >= batched.stats.batches);
+    batched.close();
+    single.close();
+  });
+
+  it('answers the messages of a raw batch in a batch reply; bad batches are refused and counted', async () => {
+    const d = new zmq.Dealer({ linger: 0 });
+    d.connect(endpoint);
+    const batch = (parts: Buffer[]) => {
+      const n = parts.reduce((x, p) => x + 4 + p.length, 6);
+      const f = Buffer.alloc(n);
+      f.writeUInt16LE(0x0004, 4);
+      let at = 6;
+      for (const p of parts) {
+        f.writeUInt32LE(p.length, at);
+        p.copy(f, at + 4);
+        at += 4 + p.length;
+      }
+      return f;
+    };
+    const sum = (id: number, x: bigint) => frame(id, 0x0103, testSchema.encode('sum', { xs: [x] }));
+    const unbatch = (f: Buffer) => {
+      assert.equal(f.readUInt16LE(4), 0x0004);
+      const out: Buffer[] = [];
+      for (let at = 6; at < f.length; ) {
+        const len = f.readUInt32LE(at);
+        out.push(f.subarray(at + 4, at + 4 + len));
+        at += 4 + len;
+      }
+      return out;
+    };
+    const malformed0 = server.stats.rejected.malformed;
+    const unknown0 = server.stats.rejected.unknownType;
+    // Two good requests, a short frame, an unknown type and a nested batch: five replies, in order.
+    await d.send(
+      batch(
+        [sum(1, 5n), frame(2, 0x0103), sum(3, 9n), frame(4, 0x7777), frame(5, 0x0004)].map((f, i) =>
+          i === 1 ? f.subarray(0, 3) : f,
+        ),
+      ),
+    );
+    const replies = unbatch((await d.receive())[0]);
+    assert.deepEqual(
+      replies.map((r) => r.readUInt32LE(0)),
+      [1, 0, 3, 4, 5],
+    );
+    assert.deepEqual(testSchema.decode(0x8103, replies[0].subarray(6)).body, { total: 5n });
+    assert.deepEqual(testSchema.decode(0x8103, replies[2].subarray(6)).body, { total: 9n });
+    assert.equal(parseError(replies[1]).code, ErrorCode.malformed);
+    assert.equal(parseError(replies[3]).code, ErrorCode.unknownType);
+    assert.equal(parseError(replies[4]).code, ErrorCode.malformed);
+    // A batch whose length prefix runs past its end, and an empty one: one error each, id 0.
+    const cut = batch([sum(6, 1n)]);
+    cut.writeUInt32LE(1000, 6);
+    for (const f of [cut, batch([])]) {
+      await d.send(f);
+      const e = parseError((await d.receive())[0]);
+      assert.equal(e.requestId, 0);
+      assert.equal(e.code, ErrorCode.malformed);
+    }
+    assert.equal(server.stats.rejected.malformed - malformed0, 4);
+    assert.equal(server.stats.rejected.unknownType - unknown0, 1);
+    d.close();
+  });
+
   it('refuses a handshake from another bus protocol or schema', async () => {
     // Raw hello with bus protocol 99.
     const d = new zmq.Dealer({ linger: 0 });

@@ -12,8 +12,18 @@ import {
   type RequestName,
   type Schema,
 } from '../schema/messages.ts';
-import { BUS_PROTOCOL_VERSION, busMessages, ERROR_TYPE, errorBody, RPC_HEADER, rpcFrame } from '../wire.ts';
-import { type QueuedSend, SendQueue } from './send-queue.ts';
+import {
+  BATCH_TYPE,
+  BUS_PROTOCOL_VERSION,
+  batchFrame,
+  busMessages,
+  ERROR_TYPE,
+  errorBody,
+  RPC_HEADER,
+  rpcFrame,
+  splitBatch,
+} from '../wire.ts';
+import { SendQueue } from './send-queue.ts';
 
 export interface CurveClientOptions {
   /** The server's public key (Z85 or hex, as in its `<service>.key.pub`). */
@@ -35,6 +45,11 @@ export interface RpcClientOptions<D extends MessageTable> {
   readonly maxFrameSize?: number;
   /** Skip the hello exchange (tests that speak to a server of another schema). */
   readonly handshake?: boolean;
+  /**
+   * Join requests made in the same event-loop turn into one batch frame (when the server takes
+   * batches, as its hello says). Default true.
+   */
+  readonly batch?: boolean;
   readonly log?: Logger;
 }
 
@@ -62,7 +77,22 @@ export interface RpcClientStats {
   stray: number;
   /** Replies that did not decode. */
   badReplies: number;
+  /** Batch frames sent (their requests count in `sent`). */
+  batches: number;
 }
+
+/** A request waiting in the client's outgoing batch. */
+interface Outgoing {
+  readonly frame: Buffer;
+  /** Given up before it left: not sent. */
+  dropped: boolean;
+  /** Handed to the send queue (a give-up then sends `cancel`). */
+  sent: boolean;
+}
+
+/** Requests joined into one batch frame, at most (fewer when they are large). */
+const BATCH_MAX = 256;
+const BATCH_BYTES = 256 << 10;
 
 interface Pending {
   readonly replyType: number;
@@ -85,6 +115,7 @@ export class RpcClient<D extends MessageTable> {
     cancelled: 0,
     stray: 0,
     badReplies: 0,
+    batches: 0,
   };
   /** Filled in by the handshake. */
   server: ServerInfo | undefined;
@@ -93,6 +124,10 @@ export class RpcClient<D extends MessageTable> {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  /** Set by the handshake when the server takes batches and batching is on. */
+  private batching = false;
+  private outgoing: Outgoing[] = [];
+  private flushScheduled = false;
   private readonly loop: Promise<void>;
   private readonly log: Logger;
 
@@ -158,7 +193,8 @@ export class RpcClient<D extends MessageTable> {
         throw new BusError('version-mismatch', e.message);
       throw e;
     });
-    const server = info as unknown as ServerInfo;
+    const reply = info as unknown as ServerInfo;
+    const server = { ...reply, types: reply.types.filter((t) => t !== BATCH_TYPE) };
     if (server.service !== schema.service || server.version !== schema.version) {
       throw new BusError(
         'version-mismatch',
@@ -166,6 +202,7 @@ export class RpcClient<D extends MessageTable> {
       );
     }
     this.server = server;
+    this.batching = this.options.batch !== false && reply.types.includes(BATCH_TYPE);
   }
 
   /** Sends a request; resolves with the typed reply, rejects with RpcError (error reply) or BusError. */
@@ -204,7 +241,7 @@ export class RpcClient<D extends MessageTable> {
     const requestId = this.allocateId();
     const frame = rpcFrame(requestId, typeId, bytes);
     return new Promise((resolve, reject) => {
-      let entry: QueuedSend | undefined;
+      let entry: { dropped?: boolean; sent?: boolean } | undefined;
       const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs ?? 30_000;
       const cleanup = () => {
         clearTimeout(timer);
@@ -241,8 +278,49 @@ export class RpcClient<D extends MessageTable> {
         },
       });
       this.stats.sent++;
-      entry = this.sender.push([frame]);
+      entry = this.enqueue(frame);
     });
+  }
+
+  /**
+   * Sends a request frame: with batching on, it waits for the end of this event-loop turn so
+   * every request made meanwhile leaves in the same batch frame.
+   */
+  private enqueue(frame: Buffer): { dropped?: boolean; sent?: boolean } {
+    if (!this.batching) return this.sender.push([frame]);
+    const o: Outgoing = { frame, dropped: false, sent: false };
+    this.outgoing.push(o);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return o;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const all = this.outgoing;
+    this.outgoing = [];
+    if (this.closed) return;
+    let part: Buffer[] = [];
+    let bytes = 0;
+    const emit = () => {
+      if (part.length === 1) this.sender.push([part[0]]);
+      else if (part.length > 1) {
+        this.stats.batches++;
+        this.sender.push([batchFrame(part)]);
+      }
+      part = [];
+      bytes = 0;
+    };
+    for (const o of all) {
+      if (o.dropped) continue;
+      o.sent = true;
+      if (part.length === BATCH_MAX || (part.length > 0 && bytes + o.frame.length + 4 > BATCH_BYTES)) emit();
+      part.push(o.frame);
+      bytes += o.frame.length + 4;
+    }
+    emit();
   }
 
   private sendCancel(requestId: number): void {
@@ -262,18 +340,34 @@ export class RpcClient<D extends MessageTable> {
 
   private async receiveLoop(): Promise<void> {
     try {
-      for await (const frames of this.socket) this.onReply(frames);
+      for await (const frames of this.socket) this.onMessage(frames);
     } catch (e) {
       if (!this.closed) this.log.error('client receive loop ended', { error: e });
     }
   }
 
-  private onReply(frames: Buffer[]): void {
+  private onMessage(frames: Buffer[]): void {
     const frame = frames[0];
     if (frames.length !== 1 || frame.length < RPC_HEADER) {
       this.stats.badReplies++;
       return;
     }
+    if (frame.readUInt16LE(4) !== BATCH_TYPE) {
+      this.onReply(frame);
+      return;
+    }
+    const parts = splitBatch(frame.subarray(RPC_HEADER), Number.MAX_SAFE_INTEGER);
+    if (typeof parts === 'string') {
+      this.stats.badReplies++;
+      return;
+    }
+    for (const f of parts) {
+      if (f.length < RPC_HEADER || f.readUInt16LE(4) === BATCH_TYPE) this.stats.badReplies++;
+      else this.onReply(f);
+    }
+  }
+
+  private onReply(frame: Buffer): void {
     const requestId = frame.readUInt32LE(0);
     const typeId = frame.readUInt16LE(4);
     const p = this.pending.get(requestId);

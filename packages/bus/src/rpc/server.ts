@@ -15,7 +15,17 @@ import {
   type Schema,
   UnknownTypeError,
 } from '../schema/messages.ts';
-import { BUS_PROTOCOL_VERSION, busMessages, ERROR_TYPE, errorBody, RPC_HEADER, rpcFrame } from '../wire.ts';
+import {
+  BATCH_TYPE,
+  BUS_PROTOCOL_VERSION,
+  batchFrame,
+  busMessages,
+  ERROR_TYPE,
+  errorBody,
+  RPC_HEADER,
+  rpcFrame,
+  splitBatch,
+} from '../wire.ts';
 import { SendQueue } from './send-queue.ts';
 
 export interface RequestContext {
@@ -67,8 +77,10 @@ export interface RpcServerOptions<D extends MessageTable> {
 export type RejectReason = 'unknownType' | 'malformed' | 'oversized' | 'busy' | 'versionMismatch';
 
 export interface RpcServerStats {
-  /** Messages received (every frame set, valid or not). */
+  /** Messages received (every frame set, valid or not; each message of a batch counts). */
   received: number;
+  /** Batch frames received (their messages count in `received`). */
+  batches: number;
   /** Replies sent (including error replies). */
   replied: number;
   /** Messages refused before reaching a handler, by reason. */
@@ -85,6 +97,17 @@ export interface RpcServerStats {
 interface InFlight {
   ac: AbortController | undefined;
 }
+
+/** Replies to the messages of one batch, collected while its handlers answer synchronously. */
+interface ReplyBatch {
+  frames: Buffer[];
+  open: boolean;
+}
+
+/** Messages one batch may hold. */
+const MAX_BATCH = 4096;
+/** Replies joined into one batch frame up to this many bytes (a bigger reply goes alone). */
+const REPLY_BATCH_BYTES = 256 << 10;
 
 interface Listener {
   readonly socket: zmq.Router;
@@ -104,6 +127,7 @@ const DEFAULT_MAX_FRAME = 1 << 20;
 export class RpcServer<D extends MessageTable> {
   readonly stats: RpcServerStats = {
     received: 0,
+    batches: 0,
     replied: 0,
     rejected: { unknownType: 0, malformed: 0, oversized: 0, busy: 0, versionMismatch: 0 },
     errors: {},
@@ -202,9 +226,8 @@ export class RpcServer<D extends MessageTable> {
   private async receiveLoop(l: Listener): Promise<void> {
     try {
       for await (const frames of l.socket) {
-        this.stats.received++;
         try {
-          this.dispatch(l, frames);
+          this.onMessage(l, frames);
         } catch (e) {
           // dispatch only throws on a bug; keep serving and say so.
           this.log.error('dispatch failed', { error: e });
@@ -215,13 +238,59 @@ export class RpcServer<D extends MessageTable> {
     }
   }
 
-  private dispatch(l: Listener, frames: Buffer[]): void {
+  private onMessage(l: Listener, frames: Buffer[]): void {
     const routing = frames[0];
+    const frame = frames[1];
+    if (
+      frames.length === 2 &&
+      frame.length >= RPC_HEADER &&
+      frame.length <= this.maxFrameSize &&
+      frame.readUInt16LE(4) === BATCH_TYPE
+    ) {
+      this.stats.batches++;
+      const parts = splitBatch(frame.subarray(RPC_HEADER), MAX_BATCH);
+      if (typeof parts === 'string') {
+        this.stats.received++;
+        this.stats.rejected.malformed++;
+        this.sendError(l, routing, 0, ErrorCode.malformed, parts, null);
+        return;
+      }
+      const out: ReplyBatch = { frames: [], open: true };
+      for (const f of parts) {
+        this.stats.received++;
+        this.dispatch(l, routing, [routing, f], out);
+      }
+      out.open = false;
+      this.flushBatch(l, routing, out.frames);
+      return;
+    }
+    this.stats.received++;
+    this.dispatch(l, routing, frames, null);
+  }
+
+  /** Sends the replies collected for one batch: joined into as few frames as the cap allows. */
+  private flushBatch(l: Listener, routing: Buffer, frames: Buffer[]): void {
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i <= frames.length; i++) {
+      const f = frames[i];
+      if (i < frames.length && (i === from || bytes + f.length + 4 <= REPLY_BATCH_BYTES)) {
+        bytes += f.length + 4;
+        continue;
+      }
+      if (i - from === 1) l.sender.push([routing, frames[from]]);
+      else if (i > from) l.sender.push([routing, batchFrame(frames.slice(from, i))]);
+      from = i;
+      bytes = f ? f.length + 4 : 0;
+    }
+  }
+
+  private dispatch(l: Listener, routing: Buffer, frames: Buffer[], out: ReplyBatch | null): void {
     const frame = frames[1];
     const requestId = frame && frame.length >= 4 ? frame.readUInt32LE(0) : 0;
     const reject = (reason: RejectReason, code: number, message: string) => {
       this.stats.rejected[reason]++;
-      this.sendError(l, routing, requestId, code, message);
+      this.sendError(l, routing, requestId, code, message, out);
     };
     if (frames.length !== 2) {
       const size = frames.reduce((n, f) => n + f.length, 0) - routing.length;
@@ -242,6 +311,11 @@ export class RpcServer<D extends MessageTable> {
       return;
     }
     const typeId = frame.readUInt16LE(4);
+    if (typeId === BATCH_TYPE) {
+      // Only reachable inside a batch (or an oversized one, refused above): batches do not nest.
+      reject('malformed', ErrorCode.malformed, 'a batch inside a batch');
+      return;
+    }
     const body = frame.subarray(RPC_HEADER);
     const builtin = typeId < 0x0100;
     let decoded: { name: string; role: string; body: Record<string, unknown> };
@@ -299,6 +373,7 @@ export class RpcServer<D extends MessageTable> {
       schema as unknown as Schema<MessageTable>,
       handler,
       decoded.body,
+      out,
     );
   }
 
@@ -311,13 +386,13 @@ export class RpcServer<D extends MessageTable> {
     schema: Schema<MessageTable>,
     handler: (b: unknown, c: RequestContext) => unknown,
     body: unknown,
+    out: ReplyBatch | null,
   ): void {
     // The AbortController and the hex peer id are made only when a handler asks for them
-    // (or a cancel arrives): most requests never need either.
-    const key = `${routing.toString('latin1')}:${requestId}`;
+    // (or a cancel arrives): most requests never need either. A handler that answers at once
+    // cannot be cancelled, so only one that returns a promise is registered as in flight.
+    let key: string | undefined;
     const state: InFlight = { ac: undefined };
-    this.inFlight.set(key, state);
-    this.stats.inFlight++;
     const log = this.log;
     const ctx: RequestContext = {
       get signal() {
@@ -332,6 +407,7 @@ export class RpcServer<D extends MessageTable> {
     };
     const aborted = () => state.ac?.signal.aborted === true;
     const done = () => {
+      if (key === undefined) return;
       this.inFlight.delete(key);
       if (--this.stats.inFlight === 0 && this.drained) this.drained();
     };
@@ -348,18 +424,18 @@ export class RpcServer<D extends MessageTable> {
         );
         return;
       }
-      this.send(l, routing, rpcFrame(requestId, typeId | REPLY_FLAG, bytes));
+      this.send(l, routing, rpcFrame(requestId, typeId | REPLY_FLAG, bytes), out);
     };
     const fail = (e: unknown, first = true) => {
       if (first) done();
       if (aborted()) return;
       if (e instanceof RpcError) {
         this.count(e.codeName);
-        this.sendError(l, routing, requestId, e.code, e.message);
+        this.sendError(l, routing, requestId, e.code, e.message, out);
       } else {
         this.count('internal');
         this.log.error('handler failed', { request: name, error: e, stack: (e as Error)?.stack });
-        this.sendError(l, routing, requestId, ErrorCode.internal, `${name}: internal error`);
+        this.sendError(l, routing, requestId, ErrorCode.internal, `${name}: internal error`, out);
       }
     };
     let result: unknown;
@@ -369,8 +445,12 @@ export class RpcServer<D extends MessageTable> {
       fail(e);
       return;
     }
-    if (result instanceof Promise) result.then(ok, fail);
-    else ok(result);
+    if (result instanceof Promise) {
+      key = `${routing.toString('latin1')}:${requestId}`;
+      this.inFlight.set(key, state);
+      this.stats.inFlight++;
+      result.then(ok, fail);
+    } else ok(result);
   }
 
   private count(codeName: string): void {
@@ -384,7 +464,8 @@ export class RpcServer<D extends MessageTable> {
         bus: BUS_PROTOCOL_VERSION,
         service: schema.service,
         version: schema.version,
-        types: [...schema.typeIds],
+        // BATCH_TYPE tells clients this server takes batches (see wire.ts).
+        types: [...schema.typeIds, BATCH_TYPE],
       });
     }
     return () => this.statusReply();
@@ -411,18 +492,27 @@ export class RpcServer<D extends MessageTable> {
     };
   }
 
-  private send(l: Listener, routing: Buffer, frame: Buffer): void {
+  /** Queues a reply: into its batch's reply frame while the batch is being answered, else alone. */
+  private send(l: Listener, routing: Buffer, frame: Buffer, out: ReplyBatch | null): void {
     this.stats.replied++;
-    l.sender.push([routing, frame]);
+    if (out?.open) out.frames.push(frame);
+    else l.sender.push([routing, frame]);
   }
 
-  private sendError(l: Listener, routing: Buffer, requestId: number, code: number, message: string): void {
+  private sendError(
+    l: Listener,
+    routing: Buffer,
+    requestId: number,
+    code: number,
+    message: string,
+    out: ReplyBatch | null,
+  ): void {
     const w = new ByteWriter(64);
     // Peer-controlled text could exceed the limit: cut it (by characters, then bytes are checked).
     let msg = message.length > 1000 ? `${message.slice(0, 1000)}...` : message;
     if (Buffer.byteLength(msg) > 1024) msg = `${errorCodeName(code)}`;
     errorBody.encode(w, { code, message: msg }, 'error');
-    this.send(l, routing, rpcFrame(requestId, ERROR_TYPE, w.finish()));
+    this.send(l, routing, rpcFrame(requestId, ERROR_TYPE, w.finish()), out);
   }
 
   /**
