@@ -60,6 +60,11 @@ if (mode === 'serve') {
     endpoints: [endpoint],
   });
   process.stdout.write('READY\n');
+  // "cpu" on stdin: this process's CPU time so far (all its threads: zeromq's I/O thread too).
+  process.stdin.on('data', () => {
+    const c = process.cpuUsage();
+    process.stdout.write(`CPU ${c.user + c.system}\n`);
+  });
   process.on('SIGTERM', () => server.close(100).then(() => process.exit(0)));
 } else if (mode === 'client') {
   // client <endpoint> <workload file> <clients> <depth> <seconds> <rate per client (0: closed loop)>
@@ -75,6 +80,7 @@ if (mode === 'serve') {
   await new Promise<void>((r) => process.stdin.once('data', () => r()));
   const lat: number[] = [];
   let errors = 0;
+  const cpu0 = process.cpuUsage();
   const end = Date.now() + Number(secS) * 1000;
   let qi = Math.floor(Math.random() * queries.length);
   const one = async (c: RpcClient<typeof bpdMessages.table>) => {
@@ -108,10 +114,11 @@ if (mode === 'serve') {
     ),
   );
   const secs = (Date.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   for (const c of clients) c.close();
   lat.sort((a, b) => a - b);
   process.stdout.write(
-    `${JSON.stringify({ count: lat.length, errors, secs, p50: pct(lat, 50), p99: pct(lat, 99), lat: lat.filter((_, i) => i % 10 === 0) })}\n`,
+    `${JSON.stringify({ count: lat.length, errors, secs, cpuUs: cpu.user + cpu.system, frames: clients.reduce((n, c) => n + c.stats.sent - c.stats.batches * 0, 0), batches: clients.reduce((n, c) => n + c.stats.batches, 0), p50: pct(lat, 50), p99: pct(lat, 99), lat: lat.filter((_, i) => i % 10 === 0) })}\n`,
   );
   process.exit(0);
 } else {
@@ -153,6 +160,7 @@ if (mode === 'serve') {
     const h = handlersFor(tmp);
     const ctx = {} as never;
     t = performance.now();
+    const dc0 = process.cpuUsage();
     let n = 0;
     const lat: number[] = [];
     while (performance.now() - t < seconds * 1000) {
@@ -162,19 +170,24 @@ if (mode === 'serve') {
       lat.push(performance.now() - t1);
     }
     const directQps = n / ((performance.now() - t) / 1000);
+    const dcpu = process.cpuUsage(dc0);
     lat.sort((a, b) => a - b);
     console.log(
-      `direct in-process: ${Math.round(directQps)} q/s, p50 ${(pct(lat, 50) * 1000).toFixed(1)} µs, p99 ${(pct(lat, 99) * 1000).toFixed(1)} µs`,
+      `direct in-process: ${Math.round(directQps)} q/s, p50 ${(pct(lat, 50) * 1000).toFixed(1)} µs, p99 ${(pct(lat, 99) * 1000).toFixed(1)} µs, CPU ${((dcpu.user + dcpu.system) / n).toFixed(1)} µs/query`,
     );
     for (const k of ['o', 't', 'h'] as const) {
       const qs = queries.filter((q) => q.k === k).slice(0, 20_000);
       const t2 = performance.now();
+      const c2 = process.cpuUsage();
       for (const q of qs) {
         const [name, b] = body(q);
         (h[name as 'tx'] as (b: unknown, c: never) => unknown)(b, ctx);
       }
       const us = ((performance.now() - t2) * 1000) / qs.length;
-      console.log(`  direct ${body(qs[0])[0]}: ${us.toFixed(1)} µs/query (${Math.round(1e6 / us)} q/s)`);
+      const cu = process.cpuUsage(c2);
+      console.log(
+        `  direct ${body(qs[0])[0]}: ${us.toFixed(1)} µs/query (${Math.round(1e6 / us)} q/s), CPU ${((cu.user + cu.system) / qs.length).toFixed(1)} µs/query`,
+      );
     }
 
     // 3. Server process + client processes over ipc.
@@ -183,10 +196,24 @@ if (mode === 'serve') {
       process.execPath,
       ['--import', 'tsx', import.meta.filename, 'serve', tmp, endpoint],
       {
-        stdio: ['ignore', 'pipe', 'inherit'],
+        stdio: ['pipe', 'pipe', 'inherit'],
       },
     );
     await ready(server);
+    const serverCpu = () =>
+      new Promise<number>((resolve) => {
+        let buf = '';
+        const on = (d: Buffer) => {
+          buf += d.toString();
+          const m = /CPU (\d+)/.exec(buf);
+          if (m) {
+            server.stdout!.off('data', on);
+            resolve(Number(m[1]));
+          }
+        };
+        server.stdout!.on('data', on);
+        server.stdin!.write('cpu\n');
+      });
     const run = async (label: string, perClientRate: number, d: number) => {
       const kids = Array.from({ length: procs }, () =>
         spawn(
@@ -208,15 +235,19 @@ if (mode === 'serve') {
       );
       await Promise.all(kids.map(ready));
       const outs = kids.map(collect);
+      const s0 = await serverCpu();
       for (const k of kids) k.stdin!.write('go\n');
       const res = (await Promise.all(outs)).map((s) => JSON.parse(s.trim().split('\n').pop()!));
+      const serverUs = (await serverCpu()) - s0;
+      const clientUs = res.reduce((a, r) => a + r.cpuUs, 0);
       const count = res.reduce((a, r) => a + r.count, 0);
       const errors = res.reduce((a, r) => a + r.errors, 0);
       const secs = Math.max(...res.map((r) => r.secs));
       const all = res.flatMap((r) => r.lat as number[]).sort((a, b) => a - b);
       const qps = count / secs;
       console.log(
-        `${label}: ${Math.round(qps)} q/s, p50 ${pct(all, 50).toFixed(2)} ms, p99 ${pct(all, 99).toFixed(2)} ms, errors ${errors} (${CLIENTS} clients in ${procs} processes, ${d} in flight each)`,
+        `${label}: ${Math.round(qps)} q/s, p50 ${pct(all, 50).toFixed(2)} ms, p99 ${pct(all, 99).toFixed(2)} ms, errors ${errors} (${CLIENTS} clients in ${procs} processes, ${d} in flight each)\n` +
+          `  CPU per query: server ${(serverUs / count).toFixed(1)} µs, clients ${(clientUs / count).toFixed(1)} µs`,
       );
       return qps;
     };
