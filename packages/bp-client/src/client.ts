@@ -16,9 +16,13 @@ import {
   MatchSubscription,
   type SubscribeOptions,
   Subscription,
+} from './subscribe.ts';
+import {
+  WatchChannel,
+  type WatchChannelOptions,
   type WatchSubscribeOptions,
   WatchSubscription,
-} from './subscribe.ts';
+} from './watch.ts';
 
 /**
  * Typed client of bpd's bus API. Txids and block hashes are display-order hex strings on this
@@ -115,6 +119,8 @@ export interface Info {
 
 export interface WatchRequest {
   subscription?: string;
+  /** The channel whose "watch/<channel>" topic carries the set's matches; default: the set's own. */
+  channel?: string;
   outpoints?: readonly { txid: string; vout: number }[];
   /** scriptPubKeys, hex or bytes. */
   scripts?: readonly (string | Uint8Array)[];
@@ -394,6 +400,7 @@ export class BpClient {
         'watch',
         {
           subscription,
+          channel: w.channel,
           outpoints: slice(outpoints),
           scripts: slice(scripts),
           addresses: slice(addresses),
@@ -535,7 +542,7 @@ export class BpClient {
   }
 
   /**
-   * Subscribes to topics ("block", "reorg", "tx", "spend/<id>", "script/<id>", or prefixes) and
+   * Subscribes to topics ("block", "reorg", "tx", "watch/<channel>", or prefixes) and
    * resolves once the subscription is active (confirmed by a ping through the publisher).
    */
   subscribe(topics: readonly string[], opts: SubscribeOptions): Promise<Subscription> {
@@ -550,6 +557,15 @@ export class BpClient {
    */
   watchSubscribe(w: WatchRequest, opts: WatchSubscribeOptions): Promise<WatchSubscription> {
     return WatchSubscription.open(this, w, opts);
+  }
+
+  /**
+   * Opens a channel for many watch sets (`channel.watch(request)` adds one): bpd publishes the
+   * matches of all of them as one message per block and per mempool tx. Resolves once the
+   * channel's topic is active; gaps and restarts as for watchSubscribe, for the whole channel.
+   */
+  watchChannel(opts: WatchChannelOptions = {}): Promise<WatchChannel> {
+    return WatchChannel.open(this, opts);
   }
 
   close(): void {

@@ -29,12 +29,17 @@ export {
   type MatchEvent,
   type MatchSubscribeOptions,
   MatchSubscription,
-  type ScriptEvent,
-  type SpendEvent,
   type SubscribeOptions,
   Subscription,
   topicMatches,
-  type WatchSubscribeOptions,
-  WatchSubscription,
   type Withdrawn,
 } from './subscribe.ts';
+export {
+  type ScriptEvent,
+  type SpendEvent,
+  WatchChannel,
+  type WatchChannelOptions,
+  type WatchMatches,
+  type WatchSubscribeOptions,
+  WatchSubscription,
+} from './watch.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { toHex, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
 import { type BpdMessages, bpdMessages } from '@lnpbp/bp-node/api/messages';
 import { type BodyOf, type Gap, type Notification, Subscriber } from '@lnpbp/bus';
-import type { BpClient, WatchRequest } from './client.ts';
+import type { BpClient } from './client.ts';
 
 export type BpdNotification = Notification<BpdMessages>;
 
@@ -18,7 +18,7 @@ export interface SubscribeOptions {
   readyTimeoutMs?: number;
 }
 
-/** Whether a notification's topic is one asked for: equal, or below it ("spend" takes "spend/x"). */
+/** Whether a notification's topic is one asked for: equal, or below it ("watch" takes "watch/x"). */
 export function topicMatches(asked: readonly string[], topic: string): boolean {
   for (const t of asked) {
     if (t === '' || topic === t) return true;
@@ -36,6 +36,8 @@ export class Subscription {
   private constructor(
     readonly subscriber: Subscriber<BpdMessages>,
     private readonly loop: Promise<void>,
+    /** The publisher's run, from the pong: a notification of another epoch means bpd restarted. */
+    readonly epoch: number,
   ) {}
 
   get stats() {
@@ -59,13 +61,17 @@ export class Subscription {
       },
     });
     let ready!: () => void;
+    let epoch = 0;
     const isReady = new Promise<void>((r) => {
       ready = r;
     });
     const loop = (async () => {
       for await (const n of sub) {
         if (n.name === 'pong') {
-          if (n.body.token === token) ready();
+          if (n.body.token === token) {
+            epoch = n.epoch;
+            ready();
+          }
           continue;
         }
         if (topicMatches(topics, n.topic)) opts.onNotification(n);
@@ -88,123 +94,12 @@ export class Subscription {
       throw e;
     }
     sub.unsubscribe(pingTopic);
-    return new Subscription(sub, loop);
+    return new Subscription(sub, loop, epoch);
   }
 
   close(): Promise<void> {
     this.subscriber.close();
     return this.loop.catch(() => {});
-  }
-}
-
-export interface SpendEvent {
-  subscription: string;
-  /** The watched outpoint (display-order txid). */
-  txid: string;
-  vout: number;
-  spendingTxid: string;
-  vin: number;
-  shortId: bigint;
-  /** null: seen in the mempool. */
-  height: number | null;
-  blockHash: string | null;
-}
-
-export interface ScriptEvent {
-  subscription: string;
-  script: string;
-  txid: string;
-  kind: 'funding' | 'spending';
-  index: number;
-  value: bigint;
-  shortId: bigint;
-  height: number | null;
-  blockHash: string | null;
-}
-
-export interface WatchSubscribeOptions {
-  onSpend?: (e: SpendEvent) => void;
-  onScript?: (e: ScriptEvent) => void;
-  onReorg?: (r: { fromHeight: number; toHeight: number; forkHash: string }) => void;
-  onBlock?: (b: { height: number; hash: string; shortId: bigint; txCount: number }) => void;
-  /** Matches may have been missed (gap, bpd restart): re-read the watched items by query. */
-  onResync?: (gap: Gap) => void;
-  /** Errors of the automatic re-registration after a restart. */
-  onError?: (e: Error) => void;
-}
-
-/** A watch set with its live matches; see BpClient.watchSubscribe. */
-export class WatchSubscription {
-  private constructor(
-    readonly id: string,
-    readonly subscription: Subscription,
-    private readonly client: BpClient,
-  ) {}
-
-  static async open(client: BpClient, w: WatchRequest, o: WatchSubscribeOptions): Promise<WatchSubscription> {
-    const id = w.subscription ?? randomBytes(8).toString('hex');
-    const req = { ...w, subscription: id };
-    const onGap = (g: Gap) => {
-      if (g.reason === 'restart') {
-        // A set that was not persisted died with the old bpd: register it again first.
-        client.watch(req).then(
-          () => o.onResync?.(g),
-          (e) => o.onError?.(e as Error),
-        );
-      } else o.onResync?.(g);
-    };
-    const onNotification = (n: BpdNotification) => {
-      const hex = (b: Uint8Array | undefined) => (b ? toHexReversed(b) : null);
-      if (n.name === 'spend') {
-        const b = n.body;
-        if (b.subscription !== id) return;
-        o.onSpend?.({
-          subscription: id,
-          txid: toHexReversed(b.txid),
-          vout: b.vout,
-          spendingTxid: toHexReversed(b.spendingTxid),
-          vin: b.vin,
-          shortId: b.shortId,
-          height: b.height ?? null,
-          blockHash: hex(b.blockHash),
-        });
-      } else if (n.name === 'scriptActivity') {
-        const b = n.body;
-        if (b.subscription !== id) return;
-        o.onScript?.({
-          subscription: id,
-          script: toHex(b.script),
-          txid: toHexReversed(b.txid),
-          kind: b.kind === 0 ? 'funding' : 'spending',
-          index: b.index,
-          value: b.value,
-          shortId: b.shortId,
-          height: b.height ?? null,
-          blockHash: hex(b.blockHash),
-        });
-      } else if (n.name === 'reorg') {
-        o.onReorg?.({ ...n.body, forkHash: toHexReversed(n.body.forkHash) });
-      } else if (n.name === 'blockConnected') {
-        o.onBlock?.({ ...n.body, hash: toHexReversed(n.body.hash) });
-      }
-    };
-    const subscription = await Subscription.open(client, [`spend/${id}`, `script/${id}`, 'reorg', 'block'], {
-      onNotification,
-      onGap,
-    });
-    try {
-      await client.watch(req);
-    } catch (e) {
-      await subscription.close();
-      throw e;
-    }
-    return new WatchSubscription(id, subscription, client);
-  }
-
-  /** Stops listening; with `drop`, also removes the set from bpd. */
-  async close(drop = false): Promise<void> {
-    if (drop) await this.client.unwatch(this.id).catch(() => false);
-    await this.subscription.close();
   }
 }
 

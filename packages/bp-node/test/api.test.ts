@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { addressParams, addressToScript } from '@lnpbp/bitcoin/address/index';
 import { formatShortId } from '@lnpbp/bitcoin/shortid/index';
-import { type BpClient, BpdError, type SpendEvent } from '@lnpbp/bp-client';
+import { type BpClient, BpdError, type SpendEvent, type WatchMatches } from '@lnpbp/bp-client';
 import { RpcError } from '@lnpbp/bus';
 import { type BpdProcess, bpdAtTip, bpdReady, removeDir, startBpd } from './api-support.ts';
 import { type BcoinNode, startBcoin } from './harness/bcoin.ts';
@@ -255,29 +255,76 @@ describe('bpd API against bcoin regtest', () => {
     await a.disconnectFrom(b);
   });
 
-  test('persisted watch sets survive a bpd restart; others do not', async () => {
+  test('a channel of watch sets: persisted ones survive a bpd restart, the client registers the others again', async () => {
     const keep = await wallet.build(TestWallet.randomAddress(), 33_000n);
-    const persisted = await c.watch({
-      subscription: 'keep-me',
-      outpoints: [{ txid: keep.spent.txid, vout: keep.spent.vout }],
-      persist: true,
+    // A client of its own, kept open across the restart (ZeroMQ reconnects it).
+    const cc = await bpd.client();
+    const got: SpendEvent[] = [];
+    const batches: WatchMatches[] = [];
+    const resyncs: string[] = [];
+    const ch = await cc.watchChannel({
+      channel: 'app',
+      onSpend: (e) => got.push(e),
+      onMatches: (m) => batches.push(m),
+      onResync: (g) => resyncs.push(g.reason),
     });
-    assert.equal(persisted.persisted, true);
-    await c.watch({ subscription: 'forget-me', outpoints: [{ txid: '22'.repeat(32), vout: 0 }] });
+    const outpoints = [{ txid: keep.spent.txid, vout: keep.spent.vout }];
+    const persisted = await ch.watch({ subscription: 'keep-me', outpoints, persist: true });
+    assert.deepEqual([persisted.channel, persisted.persisted], ['app', true]);
+    await ch.watch({ subscription: 'forget-me', outpoints });
+    await c.watch({ subscription: 'forget-me-too', outpoints: [{ txid: '22'.repeat(32), vout: 0 }] });
     c.close();
     assert.equal(await bpd.stop(), 0);
     bpd = await startBpd(a.p2pUrl, [], bpd.datadir);
     await bpdReady(bpd);
     c = await bpd.client();
     await bpdAtTip(c, await a.bestHash());
-    const info = await c.getinfo();
-    assert.equal(info.watchSets, 1);
-    const got: unknown[] = [];
-    const s = await c.subscribe(['spend/keep-me'], { onNotification: (n) => got.push(n.body) });
+    assert.equal((await c.getinfo()).watchSets, 1, 'only the persisted set came back');
+    // The channel learns of the restart from the next notification (a block), registers its
+    // non-persisted set again, then asks the app to resync.
+    await mine(1);
+    await waitFor('restart seen and sets registered again', () => resyncs.includes('restart'));
+    assert.equal((await c.getinfo()).watchSets, 2);
     await send(keep);
-    await waitFor('persisted match', () => got.length >= 1);
-    await s.close();
-    assert.equal(await c.unwatch('keep-me'), true);
+    try {
+      await waitFor('both sets matched', () => got.length >= 2);
+    } catch (e) {
+      // What bpd knows then, to tell a missed notification from a tx bpd never saw.
+      const seen = {
+        got,
+        batches: batches.length,
+        outspend: await c.outspend(keep.spent.txid, keep.spent.vout),
+      };
+      console.error('no spend notification:', seen);
+      throw e;
+    }
+    const last = batches[batches.length - 1];
+    assert.equal(last.channel, 'app');
+    assert.equal(last.height, undefined);
+    assert.deepEqual(last.subscriptions.map((s) => s.subscription).sort(), ['forget-me', 'keep-me']);
+    assert.deepEqual(
+      got.map((e) => [e.subscription, e.channel, e.txid, e.vout, e.spendingTxid, e.height]).sort(),
+      [
+        ['forget-me', 'app', keep.spent.txid, keep.spent.vout, keep.txid, null],
+        ['keep-me', 'app', keep.spent.txid, keep.spent.vout, keep.txid, null],
+      ],
+    );
+    // Confirmed: again, in one batch with the block's height; the channel's numbers have no gap.
+    const [hash] = await mine(1);
+    await waitFor('confirmed batch', () => got.length >= 4);
+    assert.deepEqual(
+      got
+        .slice(2)
+        .map((e) => [e.subscription, e.height, e.blockHash])
+        .sort(),
+      [
+        ['forget-me', await a.height(), hash],
+        ['keep-me', await a.height(), hash],
+      ],
+    );
+    assert.equal(batches[batches.length - 1].seq, batches[batches.length - 2].seq + 1n);
+    await ch.close(true);
+    cc.close();
     assert.equal((await c.getinfo()).watchSets, 0);
   });
 });

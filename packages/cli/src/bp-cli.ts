@@ -32,7 +32,7 @@ Queries (ask bpd over its bus):
   bp-cli mempool [list [--limit N] [--cursor C] | entry <txid> | histogram]
   bp-cli broadcast <raw tx hex>
   bp-cli subscribe <block|reorg|tx|topic>...
-  bp-cli subscribe watch <txid:vout|address|script-hex>... [--persist] [--id ID]
+  bp-cli subscribe watch <txid:vout|address|script-hex>... [--persist] [--id ID] [--channel C]
   bp-cli match '<pattern>' [--limit N] [--cursor C]   (miniscript with @name/* wildcards, or an ASM template)
   bp-cli history|utxos|balance --descriptor '<descriptor>' [--gap N] [--limit N] [--cursor C]
   bp-cli subscribe match '<pattern>' [--persist] [--id ID]
@@ -148,6 +148,7 @@ async function main(argv: string[]): Promise<void> {
         cursor: { type: 'string' },
         persist: { type: 'boolean' },
         id: { type: 'string' },
+        channel: { type: 'string' },
         descriptor: { type: 'string' },
         gap: { type: 'string' },
       },

@@ -342,11 +342,14 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
     watch(b) {
       const id = b.subscription ?? WatchTable.newId();
       if (!SUBSCRIPTION_RE.test(id)) fail('badRequest', 'subscription ids are 1-64 of A-Z a-z 0-9 _ . -');
+      if (b.channel !== undefined && !SUBSCRIPTION_RE.test(b.channel))
+        fail('badRequest', 'channel ids are 1-64 of A-Z a-z 0-9 _ . -');
       const scripts = [...b.scripts, ...b.addresses.map((a) => scriptOfAddress(d.network, a))];
       try {
-        const set = watches.add(id, b.outpoints, scripts, b.persist);
+        const set = watches.add(id, b.outpoints, scripts, b.persist, b.channel);
         return {
           subscription: id,
+          channel: set.channel,
           outpoints: set.outpoints.size,
           scripts: set.scripts.size,
           persisted: set.persist,

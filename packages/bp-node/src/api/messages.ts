@@ -12,11 +12,36 @@ import { defineMessages, t } from '@lnpbp/bus';
 export const MAX_PAGE = 1_000;
 /** Items per watch request (a request must fit the 1 MiB frame); a set grows by repeated requests. */
 export const MAX_WATCH_ITEMS = 20_000;
+/**
+ * Match entries (spends + script entries) in one `watchMatches` message: a channel's matches in
+ * one block past this, or past WATCH_BATCH_BYTES, come in several parts.
+ */
+export const MAX_BATCH_ITEMS = 10_000;
+export const WATCH_BATCH_BYTES = 1 << 20;
 const MAX_TX = 4_000_000;
 const MAX_BLOCK = 4_000_000;
 export const MAX_SCRIPT = 10_000;
 const MAX_CURSOR = 16;
 const SUBSCRIPTION = t.string(64);
+
+/** A watched outpoint spent: `vin` of `spendingTxid`. */
+const spendMatch = t.struct({
+  txid: t.bytes32,
+  vout: t.u32,
+  spendingTxid: t.bytes32,
+  vin: t.u32,
+  shortId: t.u64,
+});
+
+/** A tx funding (kind 0, index = vout) or spending from (kind 1, index = vin) a watched script. */
+const scriptMatch = t.struct({
+  script: t.bytes(MAX_SCRIPT),
+  txid: t.bytes32,
+  kind: t.u8,
+  index: t.u32,
+  value: t.u64,
+  shortId: t.u64,
+});
 
 const headerInfo = {
   height: t.u32,
@@ -252,15 +277,22 @@ export const bpdMessages = defineMessages(
     },
     watch: {
       id: 0x0110,
-      doc: 'Creates or extends a watch set; matches are published on "spend/<subscription>" and "script/<subscription>". Without a subscription id bpd makes one.',
+      doc: 'Creates or extends a watch set in a channel; matches are published per block and per mempool tx as one `watchMatches` on "watch/<channel>" for all the channel\'s sets. Without a subscription id bpd makes one; without a channel a new set gets its own (the subscription id), an existing one keeps its channel.',
       fields: {
         subscription: t.optional(SUBSCRIPTION),
+        channel: t.optional(SUBSCRIPTION),
         outpoints: t.list(t.struct({ txid: t.bytes32, vout: t.u32 }), MAX_WATCH_ITEMS),
         scripts: t.list(t.bytes(MAX_SCRIPT), MAX_WATCH_ITEMS),
         addresses: t.list(t.string(128), MAX_WATCH_ITEMS),
         persist: t.bool,
       },
-      reply: { subscription: SUBSCRIPTION, outpoints: t.u32, scripts: t.u32, persisted: t.bool },
+      reply: {
+        subscription: SUBSCRIPTION,
+        channel: SUBSCRIPTION,
+        outpoints: t.u32,
+        scripts: t.u32,
+        persisted: t.bool,
+      },
     },
     unwatch: {
       id: 0x0111,
@@ -330,8 +362,9 @@ export const bpdMessages = defineMessages(
         persisted: t.bool,
       },
     },
-    // Notifications (PUB/SUB). The topic is the notification's topic name, plus "/<subscription>"
-    // for watch matches, so a client subscribes to exactly its own matches.
+    // Notifications (PUB/SUB). The topic is the notification's topic name, plus "/<channel>" for
+    // watch matches and "/<subscription>" for pattern/descriptor ones, so a client subscribes to
+    // exactly its own matches.
     blockConnected: {
       id: 0x0200,
       doc: 'Topic "block": a block was connected to the best chain.',
@@ -347,35 +380,8 @@ export const bpdMessages = defineMessages(
       doc: 'Topic "tx": a transaction entered the mempool.',
       fields: { txid: t.bytes32, shortId: t.u64, vsize: t.u32, fee: t.optional(t.u64) },
     },
-    spend: {
-      id: 0x0203,
-      doc: 'Topic "spend/<subscription>": a watched outpoint was spent (mempool: no height; confirmed: height and block hash).',
-      fields: {
-        subscription: SUBSCRIPTION,
-        txid: t.bytes32,
-        vout: t.u32,
-        spendingTxid: t.bytes32,
-        vin: t.u32,
-        shortId: t.u64,
-        height: t.optional(t.u32),
-        blockHash: t.optional(t.bytes32),
-      },
-    },
-    scriptActivity: {
-      id: 0x0204,
-      doc: 'Topic "script/<subscription>": a tx funds (kind 0, index = vout) or spends from (kind 1, index = vin) a watched script.',
-      fields: {
-        subscription: SUBSCRIPTION,
-        script: t.bytes(MAX_SCRIPT),
-        txid: t.bytes32,
-        kind: t.u8,
-        index: t.u32,
-        value: t.u64,
-        shortId: t.u64,
-        height: t.optional(t.u32),
-        blockHash: t.optional(t.bytes32),
-      },
-    },
+    // 0x0203 (spend) and 0x0204 (scriptActivity), one notification per match on
+    // "spend/<subscription>" and "script/<subscription>", are retired: see watchMatches.
     pong: {
       id: 0x0205,
       doc: 'Topic "ping/<token hex>": the answer to a `ping` request.',
@@ -447,8 +453,27 @@ export const bpdMessages = defineMessages(
         inMempool: t.bool,
       },
     },
+    watchMatches: {
+      id: 0x020a,
+      doc: 'Topic "watch/<channel>": every match of the channel\'s watch sets in one connected block (`height`, `blockHash`) or one mempool tx (neither), grouped by subscription. A watched outpoint spent from the mempool is published again when confirmed. `more`: further parts of the same block or tx follow (a part holds at most MAX_BATCH_ITEMS entries). The topic\'s sequence number counts per channel: a gap means every set of the channel may have missed matches.',
+      fields: {
+        channel: SUBSCRIPTION,
+        height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
+        more: t.bool,
+        subscriptions: t.list(
+          t.struct({
+            subscription: SUBSCRIPTION,
+            spends: t.list(spendMatch, MAX_BATCH_ITEMS),
+            scripts: t.list(scriptMatch, MAX_BATCH_ITEMS),
+          }),
+          MAX_BATCH_ITEMS,
+        ),
+      },
+    },
   },
-  { service: 'bpd', version: 1 },
+  // 2: watch sets in channels, matches batched in watchMatches (spend, scriptActivity retired).
+  { service: 'bpd', version: 2 },
 );
 
 export type BpdMessages = typeof bpdMessages.table;

@@ -11,34 +11,26 @@ import {
   shortIdFromParts,
 } from '@lnpbp/bitcoin/shortid/index';
 import { parseTx } from '@lnpbp/bitcoin/tx/parse';
-import type { Block } from '@lnpbp/bitcoin/tx/types';
-import type { BodyOf } from '@lnpbp/bus';
+import type { BodyOf, NotificationName } from '@lnpbp/bus';
 import type { ConnectResult, Index } from '../index/index.ts';
 import type { AddResult, Mempool, MempoolEntry } from '../index/mempool.ts';
-import type { BpdMessages } from './messages.ts';
-import { outpointKey, type WatchTable } from './watch.ts';
+import { type BpdMessages, MAX_BATCH_ITEMS, WATCH_BATCH_BYTES } from './messages.ts';
+import { outpointKey, type WatchSet, type WatchTable } from './watch.ts';
 
 /** What push needs of a publisher (the bus's Publisher fits; tests may record instead). */
 export interface Publish {
-  publish<
-    N extends
-      | 'blockConnected'
-      | 'reorg'
-      | 'mempoolTx'
-      | 'spend'
-      | 'scriptActivity'
-      | 'pong'
-      | 'patternMatch'
-      | 'descriptorActivity',
-  >(topic: string, name: N, body: BodyOf<BpdMessages, N>): unknown;
+  publish<N extends NotificationName<BpdMessages>>(
+    topic: string,
+    name: N,
+    body: BodyOf<BpdMessages, N>,
+  ): unknown;
 }
 
 export const TOPIC = {
   block: 'block',
   reorg: 'reorg',
   tx: 'tx',
-  spend: (sub: string) => `spend/${sub}`,
-  script: (sub: string) => `script/${sub}`,
+  watch: (channel: string) => `watch/${channel}`,
   ping: (token: bigint) => `ping/${token.toString(16).padStart(16, '0')}`,
 } as const;
 
@@ -56,15 +48,129 @@ interface SyncEvents {
   ): unknown;
 }
 
+type WatchMatches = BodyOf<BpdMessages, 'watchMatches'>;
+type SubMatches = WatchMatches['subscriptions'][number];
+type SpendMatch = SubMatches['spends'][number];
+type ScriptMatch = SubMatches['scripts'][number];
+
+/**
+ * Encoded size bounds, for cutting a channel's batch into parts below WATCH_BATCH_BYTES (one
+ * entry always fits an empty part: a script is at most MAX_SCRIPT bytes). Ids are ASCII, so
+ * their length is their byte length.
+ */
+const SPEND_BYTES = 32 + 4 + 32 + 4 + 8;
+const SCRIPT_BYTES = 3 + 32 + 1 + 4 + 8 + 8;
+/** Plus the id: its length byte and two list counts. */
+const SUB_BYTES = 1 + 2 * 3;
+/** Plus the channel id: optional height and hash, `more`, the list count. */
+const HEADER_BYTES = 1 + 5 + 33 + 1 + 3;
+
+/**
+ * The matches of one block or one mempool tx, gathered per channel and per set, then published
+ * as one `watchMatches` per channel: the cost per block is one encode and one send per channel,
+ * whatever the number of matches (the per-match part is a push onto an array).
+ */
+class Batch {
+  private readonly bySet = new Map<WatchSet, SubMatches>();
+  spends = 0;
+  scripts = 0;
+
+  private entry(set: WatchSet): SubMatches {
+    let e = this.bySet.get(set);
+    if (!e) {
+      e = { subscription: set.id, spends: [], scripts: [] };
+      this.bySet.set(set, e);
+    }
+    return e;
+  }
+
+  spend(set: WatchSet, m: SpendMatch): void {
+    this.entry(set).spends.push(m);
+    this.spends++;
+  }
+
+  script(set: WatchSet, m: ScriptMatch): void {
+    this.entry(set).scripts.push(m);
+    this.scripts++;
+  }
+
+  get empty(): boolean {
+    return this.bySet.size === 0;
+  }
+
+  /**
+   * Per channel, its sets' matches: one part when they fit MAX_BATCH_ITEMS entries and
+   * WATCH_BATCH_BYTES (nearly always), else cut entry by entry into parts that do.
+   */
+  *parts(): Generator<{ channel: string; subs: SubMatches[]; more: boolean }> {
+    const byChannel = new Map<string, SubMatches[]>();
+    for (const [set, e] of this.bySet) {
+      const list = byChannel.get(set.channel);
+      if (list) list.push(e);
+      else byChannel.set(set.channel, [e]);
+    }
+    for (const [channel, subs] of byChannel) {
+      const header = HEADER_BYTES + channel.length;
+      let items = 0;
+      let bytes = header;
+      for (const e of subs) {
+        items += e.spends.length + e.scripts.length;
+        bytes += SUB_BYTES + e.subscription.length + e.spends.length * SPEND_BYTES;
+        for (const m of e.scripts) bytes += SCRIPT_BYTES + m.script.length;
+      }
+      if (items <= MAX_BATCH_ITEMS && bytes <= WATCH_BATCH_BYTES) {
+        yield { channel, subs, more: false };
+        continue;
+      }
+      let part: SubMatches[] = [];
+      let cur: SubMatches | undefined;
+      items = 0;
+      bytes = header;
+      // Room for one more entry of `size` bytes in the current part, else the part goes out.
+      const room = function* (size: number, subscription: string) {
+        const subBytes = cur ? 0 : SUB_BYTES + subscription.length;
+        if (items + 1 > MAX_BATCH_ITEMS || bytes + size + subBytes > WATCH_BATCH_BYTES) {
+          yield { channel, subs: part, more: true };
+          part = [];
+          cur = undefined;
+          items = 0;
+          bytes = header;
+        }
+        if (!cur) {
+          cur = { subscription, spends: [], scripts: [] };
+          part.push(cur);
+          bytes += SUB_BYTES + subscription.length;
+        }
+        items++;
+        bytes += size;
+      };
+      for (const e of subs) {
+        cur = undefined;
+        for (const m of e.spends) {
+          yield* room(SPEND_BYTES, e.subscription);
+          cur!.spends.push(m);
+        }
+        for (const m of e.scripts) {
+          yield* room(SCRIPT_BYTES + m.script.length, e.subscription);
+          cur!.scripts.push(m);
+        }
+      }
+      if (part.length > 0) yield { channel, subs: part, more: false };
+    }
+  }
+}
+
 /**
  * Turns index and mempool changes into notifications: every connected block (`block`), every
- * reorg (`reorg`), every mempool arrival (`tx`), and matches against the watch table (`spend`,
- * `script`). The Mempool has no arrival event, so its `add` is wrapped on this instance (txs
- * that come back from disconnected blocks go through `add` too, so they are announced again).
+ * reorg (`reorg`), every mempool arrival (`tx`), and the matches against the watch table, one
+ * `watchMatches` per channel per block or tx (`watch/<channel>`). The Mempool has no arrival
+ * event, so its `add` is wrapped on this instance (txs that come back from disconnected blocks
+ * go through `add` too, so they are announced again).
  */
 export class Pusher extends EventEmitter {
-  /** Notifications published by kind, for status. */
-  readonly counts = { block: 0, reorg: 0, tx: 0, spend: 0, script: 0 };
+  /** Published by kind, for status: spend and script count match entries, watchMatches messages. */
+  readonly counts = { block: 0, reorg: 0, tx: 0, spend: 0, script: 0, watchMatches: 0 };
+  private readonly topics = new Map<string, string>();
 
   constructor(
     private readonly index: Index,
@@ -95,6 +201,29 @@ export class Pusher extends EventEmitter {
     });
   }
 
+  private publishBatch(b: Batch, block?: { height: number; hash: Uint8Array }): void {
+    if (b.empty) return;
+    this.counts.spend += b.spends;
+    this.counts.script += b.scripts;
+    for (const p of b.parts()) {
+      let topic = this.topics.get(p.channel);
+      if (topic === undefined) {
+        topic = TOPIC.watch(p.channel);
+        // Bounded by the channels that ever matched; a channel is a client's, not a set's.
+        if (this.topics.size > 100_000) this.topics.clear();
+        this.topics.set(p.channel, topic);
+      }
+      this.counts.watchMatches++;
+      this.pub.publish(topic, 'watchMatches', {
+        channel: p.channel,
+        height: block?.height,
+        blockHash: block?.hash,
+        more: p.more,
+        subscriptions: p.subs,
+      });
+    }
+  }
+
   mempoolAdded(e: MempoolEntry): void {
     this.counts.tx++;
     this.pub.publish(TOPIC.tx, 'mempoolTx', {
@@ -104,50 +233,40 @@ export class Pusher extends EventEmitter {
       fee: e.fee ?? undefined,
     });
     const w = this.watches;
+    const b = new Batch();
     if (w.hasOutpoints) {
       for (const [vin, inp] of e.tx.inputs.entries()) {
-        const subs = w.watchersOfOutpoint(outpointKey(inp.prevTxid, inp.vout));
-        if (!subs) continue;
+        const sets = w.watchersOfOutpoint(outpointKey(inp.prevTxid, inp.vout));
+        if (!sets) continue;
         const shortId = this.mempool.outspend(inp.prevTxid, inp.vout)?.shortId ?? 0n;
-        for (const sub of subs) {
-          this.counts.spend++;
-          this.pub.publish(TOPIC.spend(sub), 'spend', {
-            subscription: sub,
-            txid: inp.prevTxid,
-            vout: inp.vout,
-            spendingTxid: e.txid,
-            vin,
-            shortId,
-          });
-        }
+        for (const set of sets)
+          b.spend(set, { txid: inp.prevTxid, vout: inp.vout, spendingTxid: e.txid, vin, shortId });
       }
     }
     if (w.hasScripts) {
       for (const [vin, hash] of e.spentScripts.entries()) {
-        const subs = hash === null ? undefined : w.watchersOfScript(hash);
-        if (!subs || hash === null) continue;
+        const sets = hash === null ? undefined : w.watchersOfScript(hash);
+        if (!sets || hash === null) continue;
         const inp = e.tx.inputs[vin];
         const value = this.prevValue(inp.prevTxid, inp.vout);
-        this.scriptMatch(subs, hash, {
-          txid: e.txid,
-          kind: 1,
-          index: vin,
-          value,
-          shortId: offchainInputId(e.txid, vin),
-        });
+        const shortId = offchainInputId(e.txid, vin);
+        for (const set of sets) {
+          const script = set.scripts.get(hash)!;
+          b.script(set, { script, txid: e.txid, kind: 1, index: vin, value, shortId });
+        }
       }
       for (const [vout, hash] of e.outScripts.entries()) {
-        const subs = w.watchersOfScript(hash);
-        if (!subs) continue;
-        this.scriptMatch(subs, hash, {
-          txid: e.txid,
-          kind: 0,
-          index: vout,
-          value: e.tx.outputs[vout].value,
-          shortId: offchainOutputId(e.txid, vout),
-        });
+        const sets = w.watchersOfScript(hash);
+        if (!sets) continue;
+        const { value } = e.tx.outputs[vout];
+        const shortId = offchainOutputId(e.txid, vout);
+        for (const set of sets) {
+          const script = set.scripts.get(hash)!;
+          b.script(set, { script, txid: e.txid, kind: 0, index: vout, value, shortId });
+        }
       }
     }
+    this.publishBatch(b);
     this.matches?.mempoolAdded(e);
     this.emit('published');
   }
@@ -156,26 +275,6 @@ export class Pusher extends EventEmitter {
     const parent = this.mempool.get(txid);
     if (parent) return parent.tx.outputs[vout]?.value ?? 0n;
     return this.index.output(txid, vout)?.value ?? 0n;
-  }
-
-  private scriptMatch(
-    subs: ReadonlySet<string>,
-    hash: string,
-    m: { txid: Uint8Array; kind: number; index: number; value: bigint; shortId: bigint },
-    block?: { height: number; hash: Uint8Array },
-  ): void {
-    for (const sub of subs) {
-      const script = this.watches.scriptOf(sub, hash);
-      if (!script) continue;
-      this.counts.script++;
-      this.pub.publish(TOPIC.script(sub), 'scriptActivity', {
-        subscription: sub,
-        script,
-        ...m,
-        height: block?.height,
-        blockHash: block?.hash,
-      });
-    }
   }
 
   blockConnected(r: ConnectResult): void {
@@ -189,89 +288,72 @@ export class Pusher extends EventEmitter {
       txCount: block.txs.length,
     });
     const w = this.watches;
-    if (w.hasOutpoints) this.blockSpends(block, hi, height, hash);
-    if (w.hasScripts) this.blockScripts(block, hi, height, hash);
+    const b = new Batch();
+    if (w.hasOutpoints) this.blockSpends(r, hi, b);
+    if (w.hasScripts) this.blockScripts(r, hi, b);
+    this.publishBatch(b, { height, hash });
     this.matches?.blockConnected(r);
     this.emit('published');
   }
 
-  private blockSpends(block: Block, hi: number, height: number, hash: Uint8Array): void {
+  private blockSpends({ block }: ConnectResult, hi: number, b: Batch): void {
     const w = this.watches;
-    for (const [position, tx] of block.txs.entries()) {
-      if (position === 0) continue;
+    const txs = block.txs;
+    for (let p = 1; p < txs.length; p++) {
+      const tx = txs[p];
       let txid: Uint8Array | undefined;
-      for (const [vin, inp] of tx.inputs.entries()) {
-        const subs = w.watchersOfOutpoint(outpointKey(inp.prevTxid, inp.vout));
-        if (!subs) continue;
+      for (let vin = 0; vin < tx.inputs.length; vin++) {
+        const inp = tx.inputs[vin];
+        const sets = w.watchersOfOutpoint(outpointKey(inp.prevTxid, inp.vout));
+        if (!sets) continue;
         txid ??= tx.txid();
-        for (const sub of subs) {
-          this.counts.spend++;
-          this.pub.publish(TOPIC.spend(sub), 'spend', {
-            subscription: sub,
-            txid: inp.prevTxid,
-            vout: inp.vout,
-            spendingTxid: txid,
-            vin,
-            shortId: shortIdFromParts(hi, inputLo(position, vin)),
-            height,
-            blockHash: hash,
-          });
-        }
+        const m = {
+          txid: inp.prevTxid,
+          vout: inp.vout,
+          spendingTxid: txid,
+          vin,
+          shortId: shortIdFromParts(hi, inputLo(p, vin)),
+        };
+        for (const set of sets) b.spend(set, m);
       }
     }
   }
 
   /**
-   * Funding: the block's output scripts hashed and looked up. Spending: the spent output's script
-   * is not in the block, so the index answers it (its value for an indexed output, from the
-   * block's own earlier txs, else nothing: outputs below an index's base are not known).
+   * Funding: the block's output scripts hashed and looked up. Spending: the spent outputs'
+   * scripts and values as connectBlock resolved them for the undo record (none for an output
+   * below the index's base: its script is not known).
    */
-  private blockScripts(block: Block, hi: number, height: number, hash: Uint8Array): void {
+  private blockScripts(r: ConnectResult, hi: number, b: Batch): void {
     const w = this.watches;
-    const at = { height, hash };
-    const own = new Map<string, { value: bigint; script: Uint8Array }>();
-    for (const [position, tx] of block.txs.entries()) {
-      const txid = tx.txid();
-      const txHex = toHex(txid);
-      if (position > 0) {
-        for (const [vin, inp] of tx.inputs.entries()) {
-          const key = outpointKey(inp.prevTxid, inp.vout);
-          const prev = own.get(key) ?? this.index.output(inp.prevTxid, inp.vout);
-          if (!prev) continue;
-          const h = toHex(sha256(prev.script));
-          const subs = w.watchersOfScript(h);
-          if (subs)
-            this.scriptMatch(
-              subs,
-              h,
-              {
-                txid,
-                kind: 1,
-                index: vin,
-                value: prev.value,
-                shortId: shortIdFromParts(hi, inputLo(position, vin)),
-              },
-              at,
-            );
+    const txs = r.block.txs;
+    let k = 0;
+    for (let p = 0; p < txs.length; p++) {
+      const tx = txs[p];
+      let txid: Uint8Array | undefined;
+      if (p > 0) {
+        for (let vin = 0; vin < tx.inputs.length; vin++, k++) {
+          const prev = r.prevScripts[k];
+          if (prev === undefined) continue;
+          const h = toHex(sha256(prev));
+          const sets = w.watchersOfScript(h);
+          if (!sets) continue;
+          txid ??= tx.txid();
+          const value = r.prevValues[k];
+          const shortId = shortIdFromParts(hi, inputLo(p, vin));
+          for (const set of sets)
+            b.script(set, { script: set.scripts.get(h)!, txid, kind: 1, index: vin, value, shortId });
         }
       }
-      for (const [vout, o] of tx.outputs.entries()) {
-        own.set(`${txHex}:${vout}`, { value: o.value, script: o.scriptPubKey });
+      for (let vout = 0; vout < tx.outputs.length; vout++) {
+        const o = tx.outputs[vout];
         const h = toHex(sha256(o.scriptPubKey));
-        const subs = w.watchersOfScript(h);
-        if (subs)
-          this.scriptMatch(
-            subs,
-            h,
-            {
-              txid,
-              kind: 0,
-              index: vout,
-              value: o.value,
-              shortId: shortIdFromParts(hi, outputLo(position, vout)),
-            },
-            at,
-          );
+        const sets = w.watchersOfScript(h);
+        if (!sets) continue;
+        txid ??= tx.txid();
+        const shortId = shortIdFromParts(hi, outputLo(p, vout));
+        for (const set of sets)
+          b.script(set, { script: set.scripts.get(h)!, txid, kind: 0, index: vout, value: o.value, shortId });
       }
     }
   }

@@ -5,15 +5,18 @@ import { fromHex, toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
 
 /**
- * Watch sets: per subscription, the outpoints and scripts a client wants to hear about. Two
- * reverse maps (outpoint -> subscriptions, sha256(script) -> subscriptions) make matching a
- * block or a mempool tx one map lookup per input and output, whatever the number of sets.
- * Persisted sets live in `<dir>/<subscription>.json` (written to a temp file, then renamed,
- * so a crash leaves the old or the new set, never half of one).
+ * Watch sets: per subscription, the outpoints and scripts a client wants to hear about, and the
+ * channel its matches are published on (many sets share one: a client's thousands of sets cost
+ * one message per block). Two reverse maps (outpoint -> sets, sha256(script) -> sets) make
+ * matching a block or a mempool tx one map lookup per input and output, whatever the number of
+ * sets. Persisted sets live in `<dir>/<subscription>.json` (written to a temp file, then
+ * renamed, so a crash leaves the old or the new set, never half of one).
  */
 export interface WatchSet {
   readonly id: string;
-  /** "txidhex:vout" (internal-order hex). */
+  /** Matches go out on "watch/<channel>"; a set made without one is its own channel. */
+  channel: string;
+  /** outpointKey(txid, vout). */
   readonly outpoints: Set<string>;
   /** sha256(script) hex -> script. */
   readonly scripts: Map<string, Uint8Array>;
@@ -31,12 +34,30 @@ export interface WatchLimits {
 
 export class WatchLimitError extends Error {}
 
-export const outpointKey = (txid: Uint8Array, vout: number) => `${toHex(txid)}:${vout}`;
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, s: number, e: number): string }
+).latin1Slice;
+
+/**
+ * The table's key of an outpoint: the txid's 32 bytes as a one-byte string (one native call; a
+ * hex string is built char pair by char pair and is twice as long to hash and keep), then vout
+ * in decimal. Matching a block makes one per input.
+ */
+export function outpointKey(txid: Uint8Array, vout: number): string {
+  return latin1Slice.call(txid, 0, 32) + vout;
+}
+
+/** "txidhex:vout" (internal-order hex), as persisted sets keep outpoints. */
+function outpointText(key: string): string {
+  return `${toHex(Buffer.from(key.slice(0, 32), 'latin1'))}:${key.slice(32)}`;
+}
 
 export class WatchTable {
   readonly sets = new Map<string, WatchSet>();
-  private readonly byOutpoint = new Map<string, Set<string>>();
-  private readonly byScript = new Map<string, Set<string>>();
+  // Arrays rather than Sets: nearly every item has one watcher, and 100,000s of small Sets cost
+  // memory and GC time (a set never holds an item twice, so an array has no duplicates).
+  private readonly byOutpoint = new Map<string, WatchSet[]>();
+  private readonly byScript = new Map<string, WatchSet[]>();
   private items = 0;
 
   constructor(
@@ -53,28 +74,33 @@ export class WatchTable {
     return randomBytes(8).toString('hex');
   }
 
-  /** Adds outpoints and scripts to a set (created if new); returns the set. */
+  /**
+   * Adds outpoints and scripts to a set (created if new) and, when `channel` is given, moves the
+   * set to that channel; returns the set. Ids and channels are checked by the caller
+   * (SUBSCRIPTION_RE).
+   */
   add(
     id: string,
     outpoints: readonly { txid: Uint8Array; vout: number }[],
     scripts: readonly Uint8Array[],
     persist: boolean,
+    channel?: string,
   ): WatchSet {
-    let set = this.sets.get(id);
-    if (!set) {
-      if (this.sets.size >= this.limits.maxSets)
-        throw new WatchLimitError(`watch table full (${this.limits.maxSets} sets)`);
-      set = { id, outpoints: new Set(), scripts: new Map(), persist };
-      this.sets.set(id, set);
-    }
-    if (set.outpoints.size + set.scripts.size + outpoints.length + scripts.length > this.limits.maxPerSet)
+    const existing = this.sets.get(id);
+    if (!existing && this.sets.size >= this.limits.maxSets)
+      throw new WatchLimitError(`watch table full (${this.limits.maxSets} sets)`);
+    const size = existing ? existing.outpoints.size + existing.scripts.size : 0;
+    if (size + outpoints.length + scripts.length > this.limits.maxPerSet)
       throw new WatchLimitError(`watch set ${id} would exceed ${this.limits.maxPerSet} items`);
+    let set = existing;
+    if (!set) {
+      set = { id, channel: channel ?? id, outpoints: new Set(), scripts: new Map(), persist };
+      this.sets.set(id, set);
+    } else if (channel !== undefined) set.channel = channel;
     for (const o of outpoints) this.addOutpoint(set, outpointKey(o.txid, o.vout));
     for (const s of scripts) this.addScript(set, toHex(sha256(s)), s);
-    const wasPersisted = set.persist;
     set.persist = set.persist || persist;
     if (set.persist) this.save(set);
-    else if (wasPersisted) this.unsave(id);
     return set;
   }
 
@@ -82,49 +108,39 @@ export class WatchTable {
     if (set.outpoints.has(key)) return;
     set.outpoints.add(key);
     this.items++;
-    let subs = this.byOutpoint.get(key);
-    if (!subs) {
-      subs = new Set();
-      this.byOutpoint.set(key, subs);
-    }
-    subs.add(set.id);
+    const subs = this.byOutpoint.get(key);
+    if (subs) subs.push(set);
+    else this.byOutpoint.set(key, [set]);
   }
 
   private addScript(set: WatchSet, hash: string, script: Uint8Array): void {
     if (set.scripts.has(hash)) return;
     set.scripts.set(hash, Uint8Array.from(script));
     this.items++;
-    let subs = this.byScript.get(hash);
-    if (!subs) {
-      subs = new Set();
-      this.byScript.set(hash, subs);
-    }
-    subs.add(set.id);
+    const subs = this.byScript.get(hash);
+    if (subs) subs.push(set);
+    else this.byScript.set(hash, [set]);
   }
 
   remove(id: string): boolean {
     const set = this.sets.get(id);
     if (!set) return false;
-    for (const k of set.outpoints) unlink(this.byOutpoint, k, id);
-    for (const h of set.scripts.keys()) unlink(this.byScript, h, id);
+    for (const k of set.outpoints) unlink(this.byOutpoint, k, set);
+    for (const h of set.scripts.keys()) unlink(this.byScript, h, set);
     this.items -= set.outpoints.size + set.scripts.size;
     this.sets.delete(id);
     if (set.persist) this.unsave(id);
     return true;
   }
 
-  /** Subscriptions watching an outpoint (undefined: none). */
-  watchersOfOutpoint(key: string): ReadonlySet<string> | undefined {
+  /** Sets watching an outpoint (undefined: none). */
+  watchersOfOutpoint(key: string): readonly WatchSet[] | undefined {
     return this.byOutpoint.get(key);
   }
 
-  /** Subscriptions watching sha256(script) hex. */
-  watchersOfScript(hash: string): ReadonlySet<string> | undefined {
+  /** Sets watching sha256(script) hex (the script is `set.scripts.get(hash)`). */
+  watchersOfScript(hash: string): readonly WatchSet[] | undefined {
     return this.byScript.get(hash);
-  }
-
-  scriptOf(id: string, hash: string): Uint8Array | undefined {
-    return this.sets.get(id)?.scripts.get(hash);
   }
 
   get hasScripts(): boolean {
@@ -144,7 +160,8 @@ export class WatchTable {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const body = JSON.stringify({
       id: set.id,
-      outpoints: [...set.outpoints],
+      channel: set.channel,
+      outpoints: [...set.outpoints].map(outpointText),
       scripts: [...set.scripts.values()].map(toHex),
     });
     const tmp = `${this.file(set.id)}.tmp`;
@@ -172,19 +189,23 @@ export class WatchTable {
       try {
         const j = JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as {
           id: string;
+          /** Absent in sets kept before channels: their own channel. */
+          channel?: string;
           outpoints: string[];
           scripts: string[];
         };
         if (!SUBSCRIPTION_RE.test(j.id)) throw new Error('bad id');
+        const channel = j.channel ?? j.id;
+        if (!SUBSCRIPTION_RE.test(channel)) throw new Error('bad channel');
         const outpoints = j.outpoints.map((k) => {
-          const [txid, vout] = k.split(':');
-          const v = Number(vout);
-          if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error('bad outpoint');
-          return { txid: fromHex(txid), vout: v };
+          const m = /^([0-9a-f]{64}):([0-9]{1,10})$/.exec(k);
+          const v = Number(m?.[2]);
+          if (!m || v > 0xffffffff) throw new Error('bad outpoint');
+          return { txid: fromHex(m[1]), vout: v };
         });
         const scripts = j.scripts.map((s) => fromHex(s));
         this.remove(j.id);
-        const set = { id: j.id, outpoints: new Set<string>(), scripts: new Map(), persist: true };
+        const set = { id: j.id, channel, outpoints: new Set<string>(), scripts: new Map(), persist: true };
         this.sets.set(j.id, set);
         for (const o of outpoints) this.addOutpoint(set, outpointKey(o.txid, o.vout));
         for (const s of scripts) this.addScript(set, toHex(sha256(s)), s);
@@ -197,9 +218,10 @@ export class WatchTable {
   }
 }
 
-function unlink(map: Map<string, Set<string>>, key: string, id: string): void {
+function unlink(map: Map<string, WatchSet[]>, key: string, set: WatchSet): void {
   const subs = map.get(key);
   if (!subs) return;
-  subs.delete(id);
-  if (subs.size === 0) map.delete(key);
+  const i = subs.indexOf(set);
+  if (i >= 0) subs.splice(i, 1);
+  if (subs.length === 0) map.delete(key);
 }

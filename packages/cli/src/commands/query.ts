@@ -318,8 +318,9 @@ function parseShortIdArg(s: string): bigint {
 
 /**
  * `subscribe <topic>...` streams notifications of topics (block, reorg, tx, or any prefix);
- * `subscribe watch <txid:vout|address|script-hex>... [--persist] [--id ID]` registers a watch set
- * and streams its matches. One line per notification; runs until interrupted.
+ * `subscribe watch <txid:vout|address|script-hex>... [--persist] [--id ID] [--channel C]`
+ * registers a watch set (in channel C, default its own) and streams its matches. One line per
+ * notification; runs until interrupted.
  */
 async function subscribe(c: BpClient, pos: string[], v: Values): Promise<void> {
   const json = v.json === true;
@@ -359,6 +360,7 @@ async function subscribe(c: BpClient, pos: string[], v: Values): Promise<void> {
     const w = await c.watchSubscribe(
       {
         subscription: v.id as string | undefined,
+        channel: v.channel as string | undefined,
         outpoints,
         scripts,
         addresses,
