@@ -7,6 +7,12 @@ import { HDKey } from '@scure/bip32';
 import { p2tr, p2wpkh } from '@scure/btc-signer';
 import { type Index, openIndex } from '../src/index/index.ts';
 import { Mempool } from '../src/index/mempool.ts';
+import {
+  hasHistory,
+  scanDescriptor,
+  scanDescriptorAsync,
+  watchOnlyDescriptor,
+} from '../src/match/descriptor.ts';
 import { DescriptorWatches } from '../src/match/push.ts';
 import { ChainBuilder, makeTx, tempDir, txidOf } from './index-support.ts';
 
@@ -95,6 +101,34 @@ describe('descriptor queries over a regtest index with known derived outputs', (
     assert.equal(b.confirmed, 4n * 50n * 100_000_000n - 1000n);
     assert.deepEqual(b.branches, [{ lastUsed: 30, nextIndex: 31 }]);
     assert.equal(b.derivedScripts, 31 + 25);
+  });
+
+  it('the sliced scan finds what the synchronous one finds, pausing between indexes', async () => {
+    for (const [text, gap] of [
+      [WPKH, 25],
+      [TR, 5],
+    ] as const) {
+      const d = watchOnlyDescriptor(text);
+      const used = (h: Uint8Array) => hasHistory(ix.store, h);
+      let turns = 0;
+      const counter = setInterval(() => turns++, 0);
+      const sliced = await scanDescriptorAsync(d, gap, used, { sliceMs: 0 });
+      clearInterval(counter);
+      const whole = scanDescriptor(d, gap, used);
+      assert.deepEqual(sliced, whole);
+      assert.deepEqual(
+        whole.branches.map((b) => b.lastUsed),
+        text === WPKH ? [30] : [0, 3],
+      );
+      // Other work ran while it scanned (timers only run between event loop turns).
+      assert.ok(turns > 0);
+    }
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(
+      scanDescriptorAsync(watchOnlyDescriptor(WPKH), 50, () => false, { sliceMs: 0, signal: ac.signal }),
+      /abort/i,
+    );
   });
 
   it('tr multipath: both branches, with branch and derivation index', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -483,6 +484,26 @@ describe('pattern and descriptor queries and push: bpd over the bus and bp-cli',
       [b2.confirmed, b2.unconfirmedIn, b2.unconfirmedOut],
       [before.confirmed - 55_000n + 30_000n, 0n, 0n],
     );
+  });
+
+  test('a large gap scan does not hold the server: requests sent after it are answered before it', async () => {
+    // A fresh key: nothing of it is in bpd's derivation cache, so each index costs a derivation
+    // (gap 4,000: seconds of work in one request).
+    const big = HDKey.fromMasterSeed(randomBytes(32), TESTNET_VERSIONS).derive("m/84'/1'/0'");
+    const BIG = `wpkh(${big.publicExtendedKey}/0/*)`;
+    const done: string[] = [];
+    const bigReply = c.descriptorBalance(BIG, { gap: 4_000 }, { timeoutMs: 300_000 }).then((b) => {
+      done.push('big');
+      return b;
+    });
+    await Promise.all([
+      c.getinfo().then(() => done.push('getinfo')),
+      c.descriptorHistory(DESC).then(() => done.push('descriptorHistory')),
+      c.match(PATTERN).then(() => done.push('match')),
+    ]);
+    const b = await bigReply;
+    assert.equal(done[done.length - 1], 'big', done.join(' '));
+    assert.deepEqual([b.derivedScripts, b.usedScripts, b.confirmed], [4_000, 0, 0n]);
   });
 
   const BAD: [string, string, keyof typeof BpdError, RegExp][] = [

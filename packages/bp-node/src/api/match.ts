@@ -32,6 +32,9 @@ import {
   descriptorBalance,
   descriptorHistory,
   descriptorUtxos,
+  hasHistory,
+  scanDescriptorAsync,
+  usedIn,
   watchOnlyDescriptor,
 } from '../match/descriptor.ts';
 import { type MatchItem, matchView } from '../match/index.ts';
@@ -162,17 +165,22 @@ export class MatchWatchTable {
     this.record({ id, kind: 'pattern', text }, persist);
   }
 
+  /** `from`: the index to scan for used indexes, or their result (scanDescriptorAsync) per branch. */
   addDescriptor(
     id: string,
     d: Descriptor,
     text: string,
     gap: number,
     persist: boolean,
-    index: Index | undefined,
+    from: Index | readonly number[] | undefined,
   ): { lastUsed: number[]; derived: number[] } {
     this.admit(id);
     this.patterns.remove(id);
-    this.descriptors.add(id, d, { gap, index });
+    this.descriptors.add(
+      id,
+      d,
+      Array.isArray(from) ? { gap, lastUsed: from } : { gap, index: from as Index },
+    );
     this.record({ id, kind: 'descriptor', text, gap }, persist);
     return this.descriptors.window(id)!;
   }
@@ -254,6 +262,10 @@ export interface MatchApiDeps {
 export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, MatchRequests> {
   const { index, mempool, matchWatches: table } = d;
 
+  /** The gap scan, sliced so other requests are served meanwhile (a request's cancel stops it). */
+  const scanOf = (desc: Descriptor, gap: number, signal: AbortSignal) =>
+    scanDescriptorAsync(desc, gap, usedIn(index.store, mempool), { signal });
+
   const matchPage = (pat: CompiledPattern, cursor: Uint8Array | null, limit: number) => {
     try {
       return matchView(index, mempool, pat, { cursor, limit });
@@ -286,15 +298,13 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
       return { items: page.items.map(matchItemBody), next: page.next ?? undefined };
     },
 
-    descriptorHistory(b) {
+    async descriptorHistory(b, ctx) {
       const desc = descriptorOf(b.descriptor);
       const gap = gapOf(b.gap);
-      const r = descriptorHistory(index.store, desc, {
-        gap,
-        cursor: descriptorCursor(b.cursor),
-        limit: limitOf(b.limit),
-        mempool,
-      });
+      const cursor = descriptorCursor(b.cursor);
+      const limit = limitOf(b.limit);
+      const scan = await scanOf(desc, gap, ctx.signal);
+      const r = descriptorHistory(index.store, desc, { gap, cursor, limit, mempool, scan });
       return {
         items: r.items.map((i) => ({
           txid: i.txid,
@@ -311,15 +321,13 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
       };
     },
 
-    descriptorUtxos(b) {
+    async descriptorUtxos(b, ctx) {
       const desc = descriptorOf(b.descriptor);
       const gap = gapOf(b.gap);
-      const r = descriptorUtxos(index.store, desc, {
-        gap,
-        cursor: descriptorCursor(b.cursor),
-        limit: limitOf(b.limit),
-        mempool,
-      });
+      const cursor = descriptorCursor(b.cursor);
+      const limit = limitOf(b.limit);
+      const scan = await scanOf(desc, gap, ctx.signal);
+      const r = descriptorUtxos(index.store, desc, { gap, cursor, limit, mempool, scan });
       return {
         items: r.items.map((u) => ({
           txid: u.txid,
@@ -335,9 +343,11 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
       };
     },
 
-    descriptorBalance(b) {
+    async descriptorBalance(b, ctx) {
       const desc = descriptorOf(b.descriptor);
-      const r = descriptorBalance(index.store, desc, { gap: gapOf(b.gap), mempool });
+      const gap = gapOf(b.gap);
+      const scan = await scanOf(desc, gap, ctx.signal);
+      const r = descriptorBalance(index.store, desc, { gap, mempool, scan });
       return {
         confirmed: r.confirmed,
         unconfirmedIn: r.unconfirmedIn,
@@ -356,11 +366,16 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
       return { subscription: id, shapes: pat.shapes.length, persisted: table.persisted(id) };
     },
 
-    watchDescriptor(b) {
+    async watchDescriptor(b, ctx) {
       const id = subscriptionOf(b.subscription);
       const desc = descriptorOf(b.descriptor);
       const gap = gapOf(b.gap);
-      const w = table.addDescriptor(id, desc, b.descriptor, gap, b.persist, index);
+      // The window starts past what the chain has used (confirmed only, as at a restart's load).
+      const scan = await scanDescriptorAsync(desc, gap, (h) => hasHistory(index.store, h), {
+        signal: ctx.signal,
+      });
+      const lastUsed = scan.branches.map((x) => x.lastUsed);
+      const w = table.addDescriptor(id, desc, b.descriptor, gap, b.persist, lastUsed);
       return {
         subscription: id,
         branches: w.lastUsed.map((u, i) => ({ lastUsed: lastUsedOpt(u), derived: w.derived[i] })),

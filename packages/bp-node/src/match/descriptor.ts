@@ -91,33 +91,75 @@ export interface ScanResult {
 }
 
 /**
- * Derives until `gap` consecutive unused indexes per branch; `isUsed` says whether a script
- * hash has any history (confirmed, or with the mempool for a view).
+ * The gap scan as steps: derives until `gap` consecutive unused indexes per branch, filling
+ * `out`, and yields after each derivation index so a caller can pause between them.
  */
-export function scanDescriptor(
+function* scanSteps(
   d: Descriptor,
   gap: number,
   isUsed: (scriptHash: Uint8Array) => boolean,
-): ScanResult {
-  const scripts: DerivedScript[] = [];
-  const used: DerivedScript[] = [];
-  const branches: { lastUsed: number; derived: number }[] = [];
+  out: ScanResult,
+): Generator<void> {
   const nBranches = Math.max(1, d.multipathCount);
   for (let b = 0; b < nBranches; b++) {
     let lastUsed = -1;
     let i = 0;
     for (; d.isRange ? i - lastUsed <= gap : i < 1; i++) {
       for (const s of derive(d, b, i)) {
-        scripts.push(s);
+        out.scripts.push(s);
         if (isUsed(s.scriptHash)) {
-          used.push(s);
+          out.used.push(s);
           lastUsed = i;
         }
       }
+      yield;
     }
-    branches.push({ lastUsed, derived: i });
+    out.branches.push({ lastUsed, derived: i });
   }
-  return { scripts, used, branches };
+}
+
+const emptyScan = (): ScanResult => ({ scripts: [], used: [], branches: [] });
+
+/**
+ * Derives until `gap` consecutive unused indexes per branch; `isUsed` says whether a script
+ * hash has any history (confirmed, or with the mempool for a view). Synchronous: a large gap
+ * holds the event loop (~1 ms per index); servers use scanDescriptorAsync.
+ */
+export function scanDescriptor(
+  d: Descriptor,
+  gap: number,
+  isUsed: (scriptHash: Uint8Array) => boolean,
+): ScanResult {
+  const out = emptyScan();
+  for (const _ of scanSteps(d, gap, isUsed, out));
+  return out;
+}
+
+/** How long a scan runs before it lets other work in. */
+export const SCAN_SLICE_MS = 10;
+
+/**
+ * scanDescriptor in slices of `sliceMs`, each followed by a setImmediate turn, so a
+ * gap-10,000 scan (seconds of derivation) does not stall other requests, push or sync. `signal`
+ * (a request's cancel) stops it between slices. The index may move on between slices: the
+ * result is the scan of the chain as it was while each index was looked up.
+ */
+export async function scanDescriptorAsync(
+  d: Descriptor,
+  gap: number,
+  isUsed: (scriptHash: Uint8Array) => boolean,
+  opts: { sliceMs?: number; signal?: AbortSignal } = {},
+): Promise<ScanResult> {
+  const sliceMs = opts.sliceMs ?? SCAN_SLICE_MS;
+  const out = emptyScan();
+  let start = performance.now();
+  for (const _ of scanSteps(d, gap, isUsed, out)) {
+    if (performance.now() - start < sliceMs) continue;
+    await new Promise<void>((r) => setImmediate(r));
+    opts.signal?.throwIfAborted();
+    start = performance.now();
+  }
+  return out;
 }
 
 export function hasHistory(s: Store, scriptHash: Uint8Array): boolean {
@@ -164,6 +206,8 @@ export interface DescriptorOptions {
   limit: number;
   /** Puts the mempool on top of the confirmed items (and makes cursors tagged). */
   mempool?: Mempool | null;
+  /** A scan already made (scanDescriptorAsync) with the same gap and mempool. */
+  scan?: ScanResult;
 }
 
 function checkLimit(limit: number): void {
@@ -281,8 +325,14 @@ function mempoolCursor(seq: number, skip: number): Uint8Array {
   return c;
 }
 
-function scanFor(s: Store, d: Descriptor, gap: number, mempool?: Mempool | null): ScanResult {
-  return scanDescriptor(d, gap, usedIn(s, mempool));
+function scanFor(
+  s: Store,
+  d: Descriptor,
+  gap: number,
+  mempool: Mempool | null,
+  scan: ScanResult | undefined,
+): ScanResult {
+  return scan ?? scanDescriptor(d, gap, usedIn(s, mempool));
 }
 
 /** History of every derived script: confirmed in chain order, then the mempool; paged. */
@@ -296,7 +346,7 @@ export function descriptorHistory(
   checkLimit(opts.limit);
   const mp = opts.mempool ?? null;
   const place = placeOfCursor(opts.cursor, mp !== null);
-  const scan = scanFor(s, d, gap, mp);
+  const scan = scanFor(s, d, gap, mp, opts.scan);
   const items: DescriptorHistoryItem[] = [];
   if (place.mempool === null) {
     let last: Uint8Array | null = null;
@@ -342,7 +392,7 @@ export function descriptorUtxos(
   checkLimit(opts.limit);
   const mp = opts.mempool ?? null;
   const place = placeOfCursor(opts.cursor, mp !== null);
-  const scan = scanFor(s, d, gap, mp);
+  const scan = scanFor(s, d, gap, mp, opts.scan);
   const items: DescriptorUtxo[] = [];
   if (place.mempool === null) {
     let last: Uint8Array | null = null;
@@ -404,12 +454,12 @@ export interface DescriptorBalance {
 export function descriptorBalance(
   s: Store,
   descriptor: string | Descriptor,
-  opts: { gap?: number; mempool?: Mempool | null } = {},
+  opts: { gap?: number; mempool?: Mempool | null; scan?: ScanResult } = {},
 ): DescriptorBalance {
   const d = watchOnlyDescriptor(descriptor);
   const gap = checkGap(opts.gap);
   const mp = opts.mempool ?? null;
-  const scan = scanFor(s, d, gap, mp);
+  const scan = scanFor(s, d, gap, mp, opts.scan);
   let confirmed = 0n;
   let utxoCount = 0;
   for (const { id } of mergedHistory(s, scan.used, null)) {

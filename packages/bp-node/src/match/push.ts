@@ -299,12 +299,13 @@ export class DescriptorWatches {
 
   /**
    * Adds watch `id`. With an index, the window starts past the last index used on chain (a
-   * gap-limit scan), so an old wallet's next address is already watched.
+   * gap-limit scan), so an old wallet's next address is already watched; `lastUsed` (per branch,
+   * from a scan made beforehand, e.g. scanDescriptorAsync) takes the place of that scan.
    */
   add(
     id: string,
     descriptor: string | Descriptor,
-    opts: { gap?: number; index?: Index } = {},
+    opts: { gap?: number; index?: Index; lastUsed?: readonly number[] } = {},
   ): { lastUsed: number[] } {
     const d = watchOnlyDescriptor(descriptor);
     const gap = checkGap(opts.gap);
@@ -316,7 +317,11 @@ export class DescriptorWatches {
       lastUsed: new Array(n).fill(-1),
       derived: new Array(n).fill(0),
     };
-    if (opts.index) {
+    if (opts.lastUsed) {
+      opts.lastUsed.forEach((u, i) => {
+        if (i < n) st.lastUsed[i] = u;
+      });
+    } else if (opts.index) {
       const s = opts.index.store;
       const scan = scanDescriptor(d, gap, (h) => hasHistory(s, h));
       scan.branches.forEach((b, i) => {
