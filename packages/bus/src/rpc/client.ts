@@ -94,12 +94,47 @@ interface Outgoing {
 const BATCH_MAX = 256;
 const BATCH_BYTES = 256 << 10;
 
-interface Pending {
-  readonly replyType: number;
-  readonly schema: Schema<MessageTable>;
-  readonly name: string;
-  resolve(v: unknown): void;
-  reject(e: Error): void;
+/** A request waiting for its reply (no closures or timer of its own: the client sweeps deadlines). */
+class Pending {
+  /** The outgoing entry, to drop it if it has not left yet. */
+  entry: { dropped?: boolean; sent?: boolean } | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly client: RpcClient<MessageTable>,
+    readonly requestId: number,
+    readonly replyType: number,
+    readonly schema: Schema<MessageTable>,
+    readonly name: string,
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly res: (v: unknown) => void,
+    private readonly rej: (e: Error) => void,
+  ) {}
+
+  private cleanup(): void {
+    if (this.onAbort) this.signal!.removeEventListener('abort', this.onAbort);
+    this.client.forget(this.requestId);
+  }
+
+  resolve(v: unknown): void {
+    this.cleanup();
+    this.res(v);
+  }
+
+  reject(e: Error): void {
+    this.cleanup();
+    this.rej(e);
+  }
+
+  /** Timed out or cancelled: tell the server (or drop the request if it never left). */
+  giveUp(e: BusError): void {
+    this.cleanup();
+    if (this.entry && !this.entry.sent) this.entry.dropped = true;
+    else this.client.cancelRequest(this.requestId);
+    this.rej(e);
+  }
 }
 
 /**
@@ -128,6 +163,9 @@ export class RpcClient<D extends MessageTable> {
   private batching = false;
   private outgoing: Outgoing[] = [];
   private flushScheduled = false;
+  /** One timer for every pending request's deadline, armed for the earliest. */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
   private readonly loop: Promise<void>;
   private readonly log: Logger;
 
@@ -240,46 +278,71 @@ export class RpcClient<D extends MessageTable> {
     const bytes = schema.encode(name, body as never); // throws ValueError synchronously-ish: caller's bug
     const requestId = this.allocateId();
     const frame = rpcFrame(requestId, typeId, bytes);
+    const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
-      let entry: { dropped?: boolean; sent?: boolean } | undefined;
-      const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.pending.delete(requestId);
-      };
-      const giveUp = (e: BusError) => {
-        cleanup();
-        // Tell the server, so its handler can stop; if the request never left, drop it instead.
-        if (entry && !entry.sent) entry.dropped = true;
-        else this.sendCancel(requestId);
-        reject(e);
-      };
-      const onAbort = () => {
-        this.stats.cancelled++;
-        giveUp(new BusError('cancelled', `${name}: cancelled`));
-      };
-      const timer = setTimeout(() => {
-        this.stats.timeouts++;
-        giveUp(new BusError('timeout', `${name}: no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(requestId, {
-        replyType: typeId | REPLY_FLAG,
+      const p = new Pending(
+        this as unknown as RpcClient<MessageTable>,
+        requestId,
+        typeId | REPLY_FLAG,
         schema,
         name,
-        resolve: (v) => {
-          cleanup();
-          resolve(v);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(e);
-        },
-      });
+        Date.now() + timeoutMs,
+        timeoutMs,
+        signal,
+        resolve,
+        reject,
+      );
+      if (signal) {
+        p.onAbort = () => {
+          this.stats.cancelled++;
+          p.giveUp(new BusError('cancelled', `${name}: cancelled`));
+        };
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      this.pending.set(requestId, p);
+      this.arm(p.deadline);
       this.stats.sent++;
-      entry = this.enqueue(frame);
+      p.entry = this.enqueue(frame);
     });
+  }
+
+  /** @internal a request settled (Pending). */
+  forget(requestId: number): void {
+    this.pending.delete(requestId);
+    // Nothing left to time out: an armed timer must not keep the process alive.
+    if (this.pending.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** @internal a request given up after it left (Pending). */
+  cancelRequest(requestId: number): void {
+    this.sendCancel(requestId);
+  }
+
+  /** Makes sure the deadline timer fires by `at`. */
+  private arm(at: number): void {
+    if (at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()));
+  }
+
+  /** Times out every request past its deadline, then re-arms for the earliest one left. */
+  private sweep(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const p of [...this.pending.values()]) {
+      if (p.deadline <= now) {
+        this.stats.timeouts++;
+        p.giveUp(new BusError('timeout', `${p.name}: no reply within ${p.timeoutMs} ms`));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY && !this.closed) this.arm(next);
   }
 
   /**
@@ -398,6 +461,9 @@ export class RpcClient<D extends MessageTable> {
 
   private failAll(e: Error): void {
     for (const p of [...this.pending.values()]) p.reject(e);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
   }
 
   get inFlight(): number {

@@ -98,6 +98,80 @@ interface InFlight {
   ac: AbortController | undefined;
 }
 
+/**
+ * One request being answered: its handler context (the AbortController and the hex peer id are
+ * made only when the handler asks for them, or a cancel arrives) and its reply path.
+ */
+class Call implements RequestContext, InFlight {
+  ac: AbortController | undefined = undefined;
+  /** Set while in flight (the handler returned a promise). */
+  key: string | undefined = undefined;
+
+  constructor(
+    private readonly server: RpcServer<MessageTable>,
+    private readonly l: Listener,
+    private readonly routing: Buffer,
+    readonly requestId: number,
+    private readonly typeId: number,
+    private readonly name: string,
+    private readonly schema: Schema<MessageTable>,
+    private readonly out: ReplyBatch | null,
+    readonly log: Logger,
+  ) {}
+
+  get signal(): AbortSignal {
+    this.ac ??= new AbortController();
+    return this.ac.signal;
+  }
+
+  get peer(): string {
+    return this.routing.toString('hex');
+  }
+
+  private done(): boolean {
+    if (this.key !== undefined) this.server.finished(this.key);
+    return this.ac?.signal.aborted === true;
+  }
+
+  ok(reply: unknown): void {
+    if (this.done()) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.schema.encodeReply(this.name as never, reply as never);
+    } catch (e) {
+      this.error(
+        new Error(
+          `handler ${this.name} returned a reply that does not fit its schema: ${(e as Error).message}`,
+        ),
+      );
+      return;
+    }
+    this.server.reply(
+      this.l,
+      this.routing,
+      rpcFrame(this.requestId, this.typeId | REPLY_FLAG, bytes),
+      this.out,
+    );
+  }
+
+  fail(e: unknown): void {
+    if (this.done()) return;
+    this.error(e);
+  }
+
+  private error(e: unknown): void {
+    const { server, l, routing, requestId, out } = this;
+    if (e instanceof RpcError) {
+      server.count(e.codeName);
+      server.replyError(l, routing, requestId, e.code, e.message, out);
+    } else {
+      server.count('internal');
+      this.log.error('handler failed', { request: this.name, error: e, stack: (e as Error)?.stack });
+      server.replyError(l, routing, requestId, ErrorCode.internal, `${this.name}: internal error`, out);
+    }
+  }
+}
+
 /** Replies to the messages of one batch, collected while its handlers answer synchronously. */
 interface ReplyBatch {
   frames: Buffer[];
@@ -388,72 +462,52 @@ export class RpcServer<D extends MessageTable> {
     body: unknown,
     out: ReplyBatch | null,
   ): void {
-    // The AbortController and the hex peer id are made only when a handler asks for them
-    // (or a cancel arrives): most requests never need either. A handler that answers at once
-    // cannot be cancelled, so only one that returns a promise is registered as in flight.
-    let key: string | undefined;
-    const state: InFlight = { ac: undefined };
-    const log = this.log;
-    const ctx: RequestContext = {
-      get signal() {
-        state.ac ??= new AbortController();
-        return state.ac.signal;
-      },
-      requestId,
-      get peer() {
-        return routing.toString('hex');
-      },
-      log,
-    };
-    const aborted = () => state.ac?.signal.aborted === true;
-    const done = () => {
-      if (key === undefined) return;
-      this.inFlight.delete(key);
-      if (--this.stats.inFlight === 0 && this.drained) this.drained();
-    };
-    const ok = (reply: unknown) => {
-      done();
-      if (aborted()) return;
-      let bytes: Uint8Array;
-      try {
-        bytes = schema.encodeReply(name as never, reply as never);
-      } catch (e) {
-        fail(
-          new Error(`handler ${name} returned a reply that does not fit its schema: ${(e as Error).message}`),
-          false,
-        );
-        return;
-      }
-      this.send(l, routing, rpcFrame(requestId, typeId | REPLY_FLAG, bytes), out);
-    };
-    const fail = (e: unknown, first = true) => {
-      if (first) done();
-      if (aborted()) return;
-      if (e instanceof RpcError) {
-        this.count(e.codeName);
-        this.sendError(l, routing, requestId, e.code, e.message, out);
-      } else {
-        this.count('internal');
-        this.log.error('handler failed', { request: name, error: e, stack: (e as Error)?.stack });
-        this.sendError(l, routing, requestId, ErrorCode.internal, `${name}: internal error`, out);
-      }
-    };
+    // One object per request is its context, its in-flight state and its reply path.
+    const call = new Call(this, l, routing, requestId, typeId, name, schema, out, this.log);
     let result: unknown;
     try {
-      result = handler(body, ctx);
+      result = handler(body, call);
     } catch (e) {
-      fail(e);
+      call.fail(e);
       return;
     }
     if (result instanceof Promise) {
-      key = `${routing.toString('latin1')}:${requestId}`;
-      this.inFlight.set(key, state);
+      // A handler that answers at once cannot be cancelled: only promises are in flight.
+      call.key = `${routing.toString('latin1')}:${requestId}`;
+      this.inFlight.set(call.key, call);
       this.stats.inFlight++;
-      result.then(ok, fail);
-    } else ok(result);
+      result.then(
+        (r) => call.ok(r),
+        (e) => call.fail(e),
+      );
+    } else call.ok(result);
   }
 
-  private count(codeName: string): void {
+  /** @internal a request in flight finished (Call). */
+  finished(key: string): void {
+    this.inFlight.delete(key);
+    if (--this.stats.inFlight === 0 && this.drained) this.drained();
+  }
+
+  /** @internal a reply or error reply of a Call. */
+  reply(l: Listener, routing: Buffer, frame: Buffer, out: ReplyBatch | null): void {
+    this.send(l, routing, frame, out);
+  }
+
+  /** @internal */
+  replyError(
+    l: Listener,
+    routing: Buffer,
+    requestId: number,
+    code: number,
+    message: string,
+    out: ReplyBatch | null,
+  ): void {
+    this.sendError(l, routing, requestId, code, message, out);
+  }
+
+  /** @internal */
+  count(codeName: string): void {
     this.stats.errors[codeName] = (this.stats.errors[codeName] ?? 0) + 1;
   }
 
