@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseBlock } from '@lnpbp/bitcoin/block/parse';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
+import { open } from 'lmdb';
 import { modernBlock } from '../../../test/support/fixtures.ts';
 import { type CompactResult, type Index, openIndex } from '../src/index/index.ts';
 import { Syncer } from '../src/sync/syncer.ts';
@@ -292,6 +293,29 @@ describe('index compaction: the Syncer and bpd compact', () => {
     );
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^bpd compact: no index in .*nope\n$/);
+    p.cleanup();
+  });
+});
+
+describe('index: an index of another schema version', () => {
+  it('is refused with a clear error before any table is opened with the new flags', async () => {
+    const p = tempDir('schema2');
+    // What schema 2 left: meta version 2, and `extspends` a plain (not dupSort) table.
+    const env = open({ path: join(p.dir, 'index'), maxDbs: 32, pageSize: 4096 });
+    const meta = env.openDB({ name: 'meta', encoding: 'binary' });
+    const ext = env.openDB({ name: 'extspends', keyEncoding: 'binary', encoding: 'binary' });
+    await env.transaction(() => {
+      meta.put('network', new TextEncoder().encode('mainnet'));
+      meta.put('version', Uint8Array.of(0, 0, 0, 2));
+      ext.put(new Uint8Array(36), new Uint8Array(8));
+    });
+    await env.close();
+    for (const readOnly of [false, true]) {
+      assert.throws(
+        () => openIndex(p.dir, 'mainnet', { readOnly }),
+        /has schema version 2; this build reads 3/,
+      );
+    }
     p.cleanup();
   });
 });

@@ -94,6 +94,13 @@ export class Store {
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     const packed = { ...bin, dupSort: true, dupFixed: true };
     this.meta = this.env.openDB({ name: TABLES.meta, encoding: 'binary' });
+    // Before the other tables: another schema's table of the same name may have other flags.
+    try {
+      this.checkMeta();
+    } catch (e) {
+      void this.env.close();
+      throw e;
+    }
     this.blocks = this.env.openDB({ name: TABLES.blocks, ...bin });
     this.hashes = this.env.openDB({ name: TABLES.hashes, ...bin });
     const table = (name: string, width: number): PackedTable => {
@@ -112,7 +119,6 @@ export class Store {
     this.shapes = allowValueRanges(this.env.openDB({ name: TABLES.shapes, ...packed }));
     // 1 abortable | 2 synchronous commit | 0x10000 return before the flush completes.
     this.commitFlags = opts.durability === 'os' ? 0x10003 : undefined;
-    this.checkMeta();
     this.file = new FlatFile(join(dir, 'blocks.dat'), this.readOnly);
     this.file.recover(this.fileEnd());
   }
