@@ -6,7 +6,7 @@ import { Block, Transaction } from 'bitcoinjs-lib';
 import { modernBlock, readFixture } from '../../../test/support/fixtures.ts';
 import { openIndex } from '../src/index/index.ts';
 import { Mempool } from '../src/index/mempool.ts';
-import { readCache } from '../src/index/readcache.ts';
+import { ReadCache, readCache } from '../src/index/readcache.ts';
 import { inputAt, outputAt, outputCount, scriptAt, valueAt, voutAt } from '../src/index/txscan.ts';
 import { IndexView } from '../src/index/view.ts';
 import { btcdReorgChain, tempDir } from './index-support.ts';
@@ -110,6 +110,30 @@ describe('read cache: answers follow a reorg', () => {
       gone.filter((t) => !sideIds.has(t.getId())),
     );
     assert.ok(readCache(ix.store).size.hits > 0);
+    await ix.close();
+    d.cleanup();
+  });
+});
+
+describe('read cache: bounded by bytes', () => {
+  it('keeps under its budget while every tx of two real blocks reads back right', async () => {
+    const d = tempDir('readcache-budget');
+    const ix = openIndex(d.dir, 'mainnet');
+    const blocks = [840004, 840005].map((h) => ({ h, raw: modernBlock(h) }));
+    for (const { h, raw } of blocks) ix.connectBlock(raw, h);
+    const budget = 200_000;
+    const rc = new ReadCache(ix.store, budget);
+    for (let round = 0; round < 2; round++) {
+      for (const { h, raw } of blocks) {
+        for (const [i, t] of Block.fromBuffer(Buffer.from(raw)).transactions!.entries()) {
+          const got = rc.tx(h, i);
+          assert.equal(toHex(got!), toHex(t.toBuffer()));
+          assert.equal(toHex(rc.txid(h, i)!), toHex(t.getHash()));
+          assert.ok(rc.size.bytes <= budget, `cache at ${rc.size.bytes} bytes`);
+        }
+      }
+    }
+    assert.ok(rc.size.misses > 0 && rc.size.hits > 0);
     await ix.close();
     d.cleanup();
   });

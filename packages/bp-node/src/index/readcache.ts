@@ -24,6 +24,8 @@ interface BlockEntry {
 }
 
 const TXID_SECTION_AFTER = 4;
+/** Blocks with an entry, at most. */
+const MAX_BLOCKS = 4096;
 /** Default byte budget of one store's read cache. */
 export const READ_CACHE_BYTES = 64 << 20;
 
@@ -53,6 +55,13 @@ export class ReadCache {
     if (e !== undefined) this.drop(height, e);
     e = { row, txids: null, txidReads: 0, txs: new Map(), hash: null, bytes: 0 };
     this.blocks.set(height, e);
+    // Entries that hold few bytes still cost an object each: bound their number too.
+    if (this.blocks.size > MAX_BLOCKS) {
+      for (const [h, old] of this.blocks) {
+        this.drop(h, old);
+        if (this.blocks.size <= MAX_BLOCKS * 0.75) break;
+      }
+    }
     return e;
   }
 
@@ -69,6 +78,13 @@ export class ReadCache {
       if (this.bytes <= this.budget * 0.75) break;
       if (old !== e) this.drop(h, old);
     }
+    if (this.bytes <= this.budget) return;
+    // This block alone is over the budget: keep its txids, forget its txs.
+    let txBytes = 0;
+    for (const raw of e.txs.values()) txBytes += raw.length + 64;
+    e.txs.clear();
+    e.bytes -= txBytes;
+    this.bytes -= txBytes;
   }
 
   /** The block's txid section, loading it on the TXID_SECTION_AFTER-th ask; null until then. */
