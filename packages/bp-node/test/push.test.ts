@@ -13,11 +13,23 @@ import { ChainBuilder, type Coin, makeTx, tempDir, testScript, txidOf } from './
 type Body = BodyOf<BpdMessages, 'watchMatches'>;
 type N = Notification<BpdMessages>;
 
-/** Records what the pusher publishes, in order. */
+/**
+ * Records what the pusher publishes, in order. Bodies it encoded itself are decoded with the
+ * schema, and must be exactly the schema's encoding of what they decode to.
+ */
 class Recorder {
   readonly sent: { topic: string; name: string; body: unknown }[] = [];
   publish(topic: string, name: string, body: unknown): void {
     this.sent.push({ topic, name, body });
+  }
+  publishEncoded(topic: string, name: string, bytes: Uint8Array): void {
+    const d = bpdMessages.decode(bpdMessages.typeId(name as 'watchMatches'), bytes);
+    assert.deepEqual(
+      bpdMessages.encode('watchMatches', d.body as Body),
+      bytes,
+      'the schema encodes it alike',
+    );
+    this.sent.push({ topic, name, body: d.body });
   }
   matches(topic?: string): Body[] {
     return this.sent
@@ -236,6 +248,16 @@ describe('push: watch matches batched per channel', () => {
           ['app2', ['moved']],
         ],
       );
+      // Removing one set leaves the other watching the shared outpoint; removing both, none.
+      assert.equal(u.remove('keep'), true);
+      assert.deepEqual(
+        u.watchersOfOutpoint(coins[4].txid, 0)?.map((x) => x.id),
+        ['moved'],
+      );
+      assert.equal(u.remove('moved'), true);
+      assert.equal(u.watchersOfOutpoint(coins[4].txid, 0), undefined);
+      assert.equal(u.hasOutpoints, false);
+      assert.equal(u.itemCount, 0);
     } finally {
       dir.cleanup();
     }

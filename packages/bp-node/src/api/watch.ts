@@ -16,6 +16,8 @@ export interface WatchSet {
   readonly id: string;
   /** Matches go out on "watch/<channel>"; a set made without one is its own channel. */
   channel: string;
+  /** A small number unique among the table's live sets (reused after removal): push keeps per-set state in arrays indexed by it. */
+  readonly slot: number;
   /** outpointKey(txid, vout). */
   readonly outpoints: Set<string>;
   /** sha256(script) hex -> script. */
@@ -59,6 +61,8 @@ export class WatchTable {
   private readonly byOutpoint = new Map<string, WatchSet[]>();
   private readonly byScript = new Map<string, WatchSet[]>();
   private items = 0;
+  private readonly freeSlots: number[] = [];
+  private slots = 0;
 
   constructor(
     /** Directory of persisted sets; null keeps nothing on disk. */
@@ -68,6 +72,25 @@ export class WatchTable {
 
   get itemCount(): number {
     return this.items;
+  }
+
+  /** One more than the highest slot in use. */
+  get slotCount(): number {
+    return this.slots;
+  }
+
+  private newSet(id: string, channel: string, persist: boolean): WatchSet {
+    const slot = this.freeSlots.pop() ?? this.slots++;
+    const set = {
+      id,
+      channel,
+      slot,
+      outpoints: new Set<string>(),
+      scripts: new Map<string, Uint8Array>(),
+      persist,
+    };
+    this.sets.set(id, set);
+    return set;
   }
 
   static newId(): string {
@@ -93,18 +116,17 @@ export class WatchTable {
     if (size + outpoints.length + scripts.length > this.limits.maxPerSet)
       throw new WatchLimitError(`watch set ${id} would exceed ${this.limits.maxPerSet} items`);
     let set = existing;
-    if (!set) {
-      set = { id, channel: channel ?? id, outpoints: new Set(), scripts: new Map(), persist };
-      this.sets.set(id, set);
-    } else if (channel !== undefined) set.channel = channel;
-    for (const o of outpoints) this.addOutpoint(set, outpointKey(o.txid, o.vout));
+    if (!set) set = this.newSet(id, channel ?? id, persist);
+    else if (channel !== undefined) set.channel = channel;
+    for (const o of outpoints) this.addOutpoint(set, o.txid, o.vout);
     for (const s of scripts) this.addScript(set, toHex(sha256(s)), s);
     set.persist = set.persist || persist;
     if (set.persist) this.save(set);
     return set;
   }
 
-  private addOutpoint(set: WatchSet, key: string): void {
+  private addOutpoint(set: WatchSet, txid: Uint8Array, vout: number): void {
+    const key = outpointKey(txid, vout);
     if (set.outpoints.has(key)) return;
     set.outpoints.add(key);
     this.items++;
@@ -129,13 +151,14 @@ export class WatchTable {
     for (const h of set.scripts.keys()) unlink(this.byScript, h, set);
     this.items -= set.outpoints.size + set.scripts.size;
     this.sets.delete(id);
+    this.freeSlots.push(set.slot);
     if (set.persist) this.unsave(id);
     return true;
   }
 
-  /** Sets watching an outpoint (undefined: none). */
-  watchersOfOutpoint(key: string): readonly WatchSet[] | undefined {
-    return this.byOutpoint.get(key);
+  /** Sets watching txid:vout (undefined: none). */
+  watchersOfOutpoint(txid: Uint8Array, vout: number): readonly WatchSet[] | undefined {
+    return this.byOutpoint.get(outpointKey(txid, vout));
   }
 
   /** Sets watching sha256(script) hex (the script is `set.scripts.get(hash)`). */
@@ -205,9 +228,8 @@ export class WatchTable {
         });
         const scripts = j.scripts.map((s) => fromHex(s));
         this.remove(j.id);
-        const set = { id: j.id, channel, outpoints: new Set<string>(), scripts: new Map(), persist: true };
-        this.sets.set(j.id, set);
-        for (const o of outpoints) this.addOutpoint(set, outpointKey(o.txid, o.vout));
+        const set = this.newSet(j.id, channel, true);
+        for (const o of outpoints) this.addOutpoint(set, o.txid, o.vout);
         for (const s of scripts) this.addScript(set, toHex(sha256(s)), s);
         n++;
       } catch {
