@@ -16,8 +16,8 @@ import {
   parseMiniscript,
   T,
 } from '../../packages/bitcoin/src/miniscript/index.ts';
-import { opByName } from '../../packages/bitcoin/src/miniscript/opcodes.ts';
 import { ScriptBuilder } from '../../packages/bitcoin/src/miniscript/script.ts';
+import { opcodeByName } from '../../packages/bitcoin/src/script/opcodes.ts';
 
 export interface DescImpl {
   name: string;
@@ -112,7 +112,7 @@ function asmToHex(asm: string): string {
     if (t.startsWith('<')) b.push(hex.decode(t.slice(1, -1)));
     else if (/^-?[0-9]+$/.test(t)) b.num(Number(t));
     else {
-      const code = opByName(t);
+      const code = opcodeByName(t);
       if (code === undefined) throw new Error(`unknown op ${t}`);
       b.op(code);
     }

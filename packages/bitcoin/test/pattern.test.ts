@@ -151,3 +151,41 @@ describe('miniscript patterns', () => {
     assert.ok(pos('x'.repeat(20000)) >= 0);
   });
 });
+
+describe('template opcode names (one opcode table: script/opcodes.ts)', () => {
+  it('any spelling of an opcode matches the script holding it; unknown opcodes by number', () => {
+    // <n> CHECKLOCKTIMEVERIFY DROP <key> CHECKSIG, with 0xbb (unassigned) and 0xff after it.
+    const key = Uint8Array.from([0x02, ...new Uint8Array(32).fill(9)]);
+    const script = Uint8Array.from([0x02, 0x90, 0x01, 0xb1, 0x75, 0x21, ...key, 0xac, 0xbb, 0xff]);
+    const sh = scriptShape(script, 'scriptPubKey');
+    assert.equal(
+      sh.shape,
+      '<num> OP_CHECKLOCKTIMEVERIFY OP_DROP <pubkey> OP_CHECKSIG OP_UNKNOWN_187 OP_UNKNOWN_255',
+    );
+    for (const cltv of ['OP_CHECKLOCKTIMEVERIFY', 'OP_CLTV', 'op_cltv', 'OP_NOP2']) {
+      const p = compilePattern(
+        `<num@t>=400> ${cltv} OP_DROP <pubkey@k> OP_CHECKSIG OP_UNKNOWN_187 OP_UNKNOWN_255`,
+      );
+      assert.deepEqual(p.match(sh), { t: 400, k: hex.encode(key) }, cltv);
+    }
+    assert.equal(
+      compilePattern('<num> OP_CLTV OP_DROP <pubkey> OP_CHECKSIG OP_UNKNOWN_187 OP_INVALIDOPCODE').match(
+        sh,
+      ) !== null,
+      true,
+    );
+    assert.throws(() => compilePattern('OP_DUP OP_UNKNOWN_186'), /unknown opcode 'OP_UNKNOWN_186'/);
+    assert.throws(() => compilePattern('OP_PUSHBYTES_5 OP_DUP'), /push opcodes are written as data/);
+  });
+
+  it('a truncated push ends the template after the ops before it', () => {
+    assert.equal(
+      scriptShape(Uint8Array.from([0x76, 0xa9, 0x14, 1, 2]), 'scriptPubKey').shape,
+      'OP_DUP OP_HASH160 <truncated>',
+    );
+    assert.equal(
+      scriptShape(Uint8Array.from([0x76, 0x4d, 0x01]), 'scriptPubKey').shape,
+      'OP_DUP <truncated>',
+    );
+  });
+});

@@ -1,8 +1,8 @@
 /** Miniscript AST -> Script, per the miniscript spec's translation table. */
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { OP } from '../script/opcodes.ts';
 import type { MsNode } from './node.ts';
-import { OP } from './opcodes.ts';
 import { ScriptBuilder } from './script.ts';
 
 export function hash160(b: Uint8Array): Uint8Array {

@@ -3,8 +3,9 @@
  * into ops (VERIFY forms split into op + OP_VERIFY), read back to front with an explicit work
  * stack, so it is linear in the script length and never recurses on input.
  */
+
+import { OP } from '../script/opcodes.ts';
 import type { Fragment, MsContext, MsNode } from './node.ts';
-import { OP } from './opcodes.ts';
 import { makeNode } from './parse.ts';
 import { isMinimalPush, opNumber, tokenize } from './script.ts';
 import { has, T } from './types.ts';
@@ -57,7 +58,7 @@ function decompose(script: Uint8Array): Tok[] | null {
 
 function num(t: Tok | undefined): number | null {
   if (!t) return null;
-  return opNumber({ op: t.op, data: t.data, offset: 0 });
+  return opNumber(t);
 }
 
 enum D {

@@ -13,9 +13,16 @@ import { hex } from '@scure/base';
 import { compileMiniscript, hash160 } from '../miniscript/compile.ts';
 import { PositionedError } from '../miniscript/errors.ts';
 import type { MsContext } from '../miniscript/node.ts';
-import { opByName } from '../miniscript/opcodes.ts';
 import { type LeafParser, type NumRole, parseHexKey, parseMiniscript } from '../miniscript/parse.ts';
-import { miniscriptShape, pushClass, type ScriptShape, type ShapeValue, shapeKeyOf } from './shape.ts';
+import {
+  miniscriptShape,
+  pushClass,
+  type ScriptShape,
+  type ShapeValue,
+  shapeKeyOf,
+  templateOpcode,
+  templateOpName,
+} from './shape.ts';
 
 export const MAX_PATTERN_LENGTH = 10_000;
 /** Bound on shapes one pattern may expand to (threshold wildcards multiply). */
@@ -357,7 +364,7 @@ function compileTemplate(text: string): CompiledPattern {
       slotIdx.push(slots.length);
       slots.push({ kind: 'tpl', literal: c.value.type === 'num' ? c.value.value : hex.encode(bytes), pos });
     } else {
-      const code = opByName(tok);
+      const code = templateOpcode(tok);
       if (code === undefined || !/^OP_/i.test(tok)) fail(pos, `unknown opcode '${tok}'`);
       if (code === 0) parts.push('OP_0');
       else if ((code >= 0x51 && code <= 0x60) || code === 0x4f) {
@@ -365,13 +372,7 @@ function compileTemplate(text: string): CompiledPattern {
         slotIdx.push(slots.length);
         slots.push({ kind: 'tpl', literal: code === 0x4f ? -1 : code - 0x50, pos });
       } else if (code <= 0x4e) fail(pos, `push opcodes are written as data, not '${tok}'`);
-      else
-        parts.push(
-          tok
-            .toUpperCase()
-            .replace('OP_CSV', 'OP_CHECKSEQUENCEVERIFY')
-            .replace('OP_CLTV', 'OP_CHECKLOCKTIMEVERIFY'),
-        );
+      else parts.push(templateOpName(code));
     }
   }
   if (parts.length === 0) fail(0, 'empty pattern');

@@ -10,8 +10,9 @@ import { hex } from '@scure/base';
 import { formatMiniscript } from '../miniscript/format.ts';
 import { liftMiniscript } from '../miniscript/lift.ts';
 import type { MsContext } from '../miniscript/node.ts';
-import { OP, opName } from '../miniscript/opcodes.ts';
-import { decodeScriptNum, type ScriptOp, tokenize } from '../miniscript/script.ts';
+import { decodeMinimalNum } from '../miniscript/script.ts';
+import { OP, opcodeByName, opcodeKeyName } from '../script/opcodes.ts';
+import { parseScript, type ScriptOp } from '../script/tokenize.ts';
 
 export type ShapeContext = 'p2wsh' | 'tapscript' | 'p2sh' | 'scriptPubKey';
 
@@ -46,7 +47,7 @@ export function pushClass(data: Uint8Array): { cls: string; value: ShapeValue } 
   const h = hex.encode(data);
   const n = data.length;
   if (n >= 1 && n <= 5) {
-    const v = decodeScriptNum(data, 5);
+    const v = decodeMinimalNum(data, 5);
     if (v !== null) return { cls: '<num>', value: { type: 'num', value: v } };
   }
   if (n === 20) return { cls: '<hash20>', value: { type: 'hash20', hex: h } };
@@ -66,50 +67,51 @@ export function opClass(o: ScriptOp): { cls: string; value?: ShapeValue } {
   if (o.op === OP.OP_1NEGATE) return { cls: '<num>', value: { type: 'num', value: -1 } };
   if (o.op >= OP.OP_1 && o.op <= OP.OP_16)
     return { cls: '<num>', value: { type: 'num', value: o.op - 0x50 } };
-  return { cls: opName(o.op) };
+  return { cls: templateOpName(o.op) };
+}
+
+/**
+ * An opcode's name in template shapes: Core's name for each named opcode (OP_CSV and OP_NOP3
+ * are both OP_CHECKSEQUENCEVERIFY), `OP_UNKNOWN_<n>` for 0xbb-0xff. Shape strings are hashed
+ * into the index's keys, so these names must never change.
+ */
+export function templateOpName(op: number): string {
+  return (op === 0xff ? undefined : opcodeKeyName(op)) ?? `OP_UNKNOWN_${op}`;
+}
+
+const TEMPLATE_ALIASES: Record<string, number> = {
+  OP_CLTV: OP.OP_CHECKLOCKTIMEVERIFY,
+  OP_CSV: OP.OP_CHECKSEQUENCEVERIFY,
+};
+
+/**
+ * The opcode a template pattern names (any case; Core's aliases, OP_CLTV/OP_CSV, the
+ * `OP_UNKNOWN_<n>` names shapes use, `OP_PUSHBYTES_<n>`); undefined when none.
+ */
+export function templateOpcode(name: string): number | undefined {
+  const up = name.toUpperCase();
+  const n = /^OP_(UNKNOWN|PUSHBYTES)_([0-9]{1,3})$/.exec(up);
+  if (n) {
+    const code = Number(n[2]);
+    const ok = n[1] === 'UNKNOWN' ? code >= 0xbb && code <= 0xff : code >= 1 && code <= 0x4b;
+    return ok ? code : undefined;
+  }
+  return TEMPLATE_ALIASES[up] ?? opcodeByName(up);
 }
 
 /** Opcode template of any script (also for ones that do not parse: '<truncated>' ends it). */
 export function templateShape(script: Uint8Array): ScriptShape {
-  const ops = tokenize(script);
+  const { ops, parsable } = parseScript(script);
   const parts: string[] = [];
   const values: ShapeValue[] = [];
-  if (ops === null) {
-    // Re-tokenize the parseable prefix by hand: stop at the broken push.
-    const good = tokenize(script.subarray(0, lastGoodOffset(script))) ?? [];
-    for (const o of good) {
-      const c = opClass(o);
-      parts.push(c.cls);
-      if (c.value) values.push(c.value);
-    }
-    parts.push('<truncated>');
-  } else {
-    for (const o of ops) {
-      const c = opClass(o);
-      parts.push(c.cls);
-      if (c.value) values.push(c.value);
-    }
+  for (const o of ops) {
+    const c = opClass(o);
+    parts.push(c.cls);
+    if (c.value) values.push(c.value);
   }
+  if (!parsable) parts.push('<truncated>');
   const shape = parts.join(' ');
   return { kind: 'template', shape, shapeKey: shapeKeyOf(shape), values };
-}
-
-function lastGoodOffset(script: Uint8Array): number {
-  let i = 0;
-  let good = 0;
-  while (i < script.length) {
-    const op = script[i];
-    let len = 0;
-    let hdr = 1;
-    if (op >= 1 && op <= 0x4b) len = op;
-    else if (op === OP.OP_PUSHDATA1) [hdr, len] = [2, script[i + 1] ?? 0];
-    else if (op === OP.OP_PUSHDATA2) [hdr, len] = [3, (script[i + 1] ?? 0) | ((script[i + 2] ?? 0) << 8)];
-    else if (op === OP.OP_PUSHDATA4) [hdr, len] = [5, Number.MAX_SAFE_INTEGER];
-    if (i + hdr + len > script.length) break;
-    i += hdr + len;
-    good = i;
-  }
-  return good;
 }
 
 /** Lifted-miniscript shape, or null when the script is not miniscript in this context. */

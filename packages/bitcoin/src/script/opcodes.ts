@@ -155,6 +155,11 @@ export function isNamedOpcode(op: number): boolean {
   return op === OP.OP_0 || op >= OP.OP_PUSHDATA1 ? NAMES[op] !== undefined : false;
 }
 
+/** The OP table's name of an opcode (OP_0, OP_1..OP_16, OP_CHECKSIG, ...); undefined for pushes 0x01-0x4b and 0xbb-0xfe. */
+export function opcodeKeyName(op: number): string | undefined {
+  return NAMES[op];
+}
+
 /** Opcode for a name, with or without the OP_ prefix (e.g. "OP_DUP", "DUP", "NOP2"); undefined if unknown. */
 export function opcodeByName(name: string): number | undefined {
   return BY_NAME.get(name);
