@@ -5,6 +5,8 @@
  * lookups. Reports q/s, p50 and p99, at full load (closed loop) and paced at a fixed rate, and
  * the same lookups as direct in-process calls (the limit the bus is measured against).
  * Run: node --import tsx bench/query.ts [seconds=5] [clientProcs=2] [depth=4] [rate=10000]
+ * Env: SERVERS=n server processes (default 1; clients spread over them), BATCH=0 clients that
+ * do not batch requests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -68,13 +70,21 @@ if (mode === 'serve') {
   process.on('SIGTERM', () => server.close(100).then(() => process.exit(0)));
 } else if (mode === 'client') {
   // client <endpoint> <workload file> <clients> <depth> <seconds> <rate per client (0: closed loop)>
-  const [endpoint, file, nS, depthS, secS, rateS] = process.argv.slice(3);
+  const [endpointList, file, nS, depthS, secS, rateS, batchS] = process.argv.slice(3);
+  // Client i talks to server process i mod N (several servers: one read-only index reader each).
+  const endpoints = endpointList.split(',');
   const queries = JSON.parse(readFileSync(file, 'utf8')) as Query[];
   const n = Number(nS);
   const depth = Number(depthS);
   const rate = Number(rateS);
   const clients = await Promise.all(
-    Array.from({ length: n }, () => RpcClient.connect({ schema: bpdMessages, endpoint })),
+    Array.from({ length: n }, (_, i) =>
+      RpcClient.connect({
+        schema: bpdMessages,
+        endpoint: endpoints[i % endpoints.length],
+        batch: batchS !== 'nobatch',
+      }),
+    ),
   );
   process.stdout.write('READY\n');
   await new Promise<void>((r) => process.stdin.once('data', () => r()));
@@ -118,12 +128,15 @@ if (mode === 'serve') {
   for (const c of clients) c.close();
   lat.sort((a, b) => a - b);
   process.stdout.write(
-    `${JSON.stringify({ count: lat.length, errors, secs, cpuUs: cpu.user + cpu.system, frames: clients.reduce((n, c) => n + c.stats.sent - c.stats.batches * 0, 0), batches: clients.reduce((n, c) => n + c.stats.batches, 0), p50: pct(lat, 50), p99: pct(lat, 99), lat: lat.filter((_, i) => i % 10 === 0) })}\n`,
+    `${JSON.stringify({ count: lat.length, errors, secs, cpuUs: cpu.user + cpu.system, batches: clients.reduce((n, c) => n + c.stats.batches, 0), p50: pct(lat, 50), p99: pct(lat, 99), lat: lat.filter((_, i) => i % 10 === 0) })}\n`,
   );
   process.exit(0);
 } else {
   const seconds = Number(process.argv[2] ?? 5);
   const procs = Number(process.argv[3] ?? 2);
+  // Server processes (each its own read-only LMDB handle), and whether clients batch.
+  const servers = Number(process.env.SERVERS ?? 1);
+  const batching = process.env.BATCH === '0' ? 'nobatch' : 'batch';
   const depth = Number(process.argv[4] ?? 4);
   const rate = Number(process.argv[5] ?? 10_000);
   const CLIENTS = 64;
@@ -191,16 +204,19 @@ if (mode === 'serve') {
     }
 
     // 3. Server process + client processes over ipc.
-    const endpoint = `ipc://${join(tmp, 'q.sock')}`;
-    const server = spawn(
-      process.execPath,
-      ['--import', 'tsx', import.meta.filename, 'serve', tmp, endpoint],
-      {
+    const endpoints = Array.from({ length: servers }, (_, i) => `ipc://${join(tmp, `q${i}.sock`)}`);
+    const serverProcs = endpoints.map((ep) =>
+      spawn(process.execPath, ['--import', 'tsx', import.meta.filename, 'serve', tmp, ep], {
         stdio: ['pipe', 'pipe', 'inherit'],
-      },
+      }),
     );
-    await ready(server);
-    const serverCpu = () =>
+    await Promise.all(serverProcs.map(ready));
+    const serverCpu = async () => {
+      let sum = 0;
+      for (const p of serverProcs) sum += await cpuOf(p);
+      return sum;
+    };
+    const cpuOf = (server: ChildProcess) =>
       new Promise<number>((resolve) => {
         let buf = '';
         const on = (d: Buffer) => {
@@ -223,12 +239,13 @@ if (mode === 'serve') {
             'tsx',
             import.meta.filename,
             'client',
-            endpoint,
+            endpoints.join(','),
             wl,
             String(CLIENTS / procs),
             String(d),
             String(seconds),
             String(perClientRate),
+            batching,
           ],
           { stdio: ['pipe', 'pipe', 'inherit'] },
         ),
@@ -240,13 +257,14 @@ if (mode === 'serve') {
       const res = (await Promise.all(outs)).map((s) => JSON.parse(s.trim().split('\n').pop()!));
       const serverUs = (await serverCpu()) - s0;
       const clientUs = res.reduce((a, r) => a + r.cpuUs, 0);
+      const batches = res.reduce((a, r) => a + r.batches, 0);
       const count = res.reduce((a, r) => a + r.count, 0);
       const errors = res.reduce((a, r) => a + r.errors, 0);
       const secs = Math.max(...res.map((r) => r.secs));
       const all = res.flatMap((r) => r.lat as number[]).sort((a, b) => a - b);
       const qps = count / secs;
       console.log(
-        `${label}: ${Math.round(qps)} q/s, p50 ${pct(all, 50).toFixed(2)} ms, p99 ${pct(all, 99).toFixed(2)} ms, errors ${errors} (${CLIENTS} clients in ${procs} processes, ${d} in flight each)\n` +
+        `${label}: ${Math.round(qps)} q/s, p50 ${pct(all, 50).toFixed(2)} ms, p99 ${pct(all, 99).toFixed(2)} ms, errors ${errors} (${CLIENTS} clients in ${procs} processes, ${d} in flight each, ${batches} batch frames; ${servers} server process(es))\n` +
           `  CPU per query: server ${(serverUs / count).toFixed(1)} µs, clients ${(clientUs / count).toFixed(1)} µs`,
       );
       return qps;
@@ -256,8 +274,10 @@ if (mode === 'serve') {
     const target = Math.min(rate, Math.floor(max * 0.8));
     await run(`bus, paced at ${target} q/s`, target / CLIENTS, 1);
     console.log(`bus / direct = ${(max / directQps).toFixed(3)}`);
-    server.kill('SIGTERM');
-    await new Promise((r) => server.on('exit', r));
+    for (const server of serverProcs) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.on('exit', r));
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,4 +1,3 @@
-import { equalBytes } from '@lnpbp/bitcoin/bytes/hex';
 import { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
 import {
   EXT_MAX_INDEX,
