@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import type { BpClient, DescriptorEvent, MatchEvent, Withdrawn } from '@lnpbp/bp-client';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { HDKey } from '@scure/bip32';
 import * as btc from '@scure/btc-signer';
 import { type BpdProcess, bpdAtTip, bpdReady, removeDir, startBpd } from './api-support.ts';
 import { type BcoinNode, startBcoin } from './harness/bcoin.ts';
+import { PkOlder } from './harness/pk-older.ts';
 import { waitFor } from './harness/wait.ts';
 import { BCOIN_REGTEST, type BuiltTx, TestWallet } from './harness/wallet.ts';
 
@@ -41,11 +41,7 @@ describe('reorgs withdraw pattern and descriptor matches (bcoin regtest, bpd, cl
   const subs: { close(drop?: boolean): Promise<void> }[] = [];
   const log: Event[] = [];
 
-  const priv = secp256k1.utils.randomSecretKey();
-  const K = secp256k1.getPublicKey(priv, true);
-  const witnessScript = Uint8Array.from([0x21, ...K, 0xad, 0x52, 0xb2]);
-  const wshScript = btc.OutScript.encode({ type: 'wsh', hash: sha256(witnessScript) });
-  const wshAddress = btc.Address(BCOIN_REGTEST).encode({ type: 'wsh', hash: sha256(witnessScript) });
+  const lock = new PkOlder(2);
   const PATTERN = 'and_v(v:pk(@A),older(@n))';
 
   const root = HDKey.fromMasterSeed(sha256(Uint8Array.from([7, 7, 7])), TESTNET_VERSIONS);
@@ -114,26 +110,14 @@ describe('reorgs withdraw pattern and descriptor matches (bcoin regtest, bpd, cl
 
   test('the branch to be replaced confirms a pattern match, a payment and a coinbase to the descriptor', async () => {
     // Shared history: the timelocked output, old enough for older(2) one block later.
-    const funding = await wallet.build(wshAddress, 100_000n);
+    const funding = await wallet.build(lock.address, 100_000n);
     await send(a, funding);
     wallet.markSent(funding);
     await bpdAtTip(c, (await wallet.mine(2))[1]);
     await b.connectTo(a, 60_000);
     await b.disconnectFrom(a);
 
-    const vout = btc.Transaction.fromRaw(funding.raw).getOutput(0).amount === 100_000n ? 0 : 1;
-    const tx = new btc.Transaction({ version: 2 });
-    tx.addInput({
-      txid: funding.txid,
-      index: vout,
-      sequence: 2,
-      witnessUtxo: { script: wshScript, amount: 100_000n },
-    });
-    tx.addOutputAddress(TestWallet.randomAddress(), 98_000n, BCOIN_REGTEST);
-    const sighash = tx.preimageWitnessV0(0, witnessScript, btc.SigHash.ALL, 100_000n);
-    const sig = secp256k1.sign(sighash, priv, { prehash: false, format: 'der' });
-    tx.updateInput(0, { finalScriptWitness: [Uint8Array.from([...sig, 0x01]), witnessScript] });
-    spend = { txid: tx.id, hex: toHex(tx.extract()) };
+    spend = lock.spend(funding);
     await send(a, spend);
     pay = await wallet.build(addressAt(1), 40_000n);
     conflict = await wallet.build(TestWallet.randomAddress(), 40_000n, { utxo: pay.spent });
@@ -185,7 +169,7 @@ describe('reorgs withdraw pattern and descriptor matches (bcoin regtest, bpd, cl
     assert.ok(w.t === 'matchWithdrawn');
     assert.equal(w.e.blockHash, lostHash);
     assert.equal(w.e.vin, 0);
-    assert.deepEqual(w.e.bindings, { A: toHex(K), n: 2 });
+    assert.deepEqual(w.e.bindings, { A: toHex(lock.key), n: 2 });
     // The payment: withdrawn while back in the mempool, then again once B's double spend confirmed.
     assert.deepEqual(story(pay.txid), [
       ['activity', null],

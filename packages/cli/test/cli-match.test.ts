@@ -14,13 +14,13 @@ import {
   type MatchEvent,
 } from '@lnpbp/bp-client';
 import { RpcError } from '@lnpbp/bus';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { HDKey } from '@scure/bip32';
 import * as btc from '@scure/btc-signer';
 import { type BpdProcess, bpdAtTip, bpdReady, removeDir, startBpd } from '../../bp-node/test/api-support.ts';
 import { type BcoinNode, startBcoin } from '../../bp-node/test/harness/bcoin.ts';
+import { PkOlder } from '../../bp-node/test/harness/pk-older.ts';
 import { waitFor } from '../../bp-node/test/harness/wait.ts';
 import { BCOIN_REGTEST, type BuiltTx, TestWallet } from '../../bp-node/test/harness/wallet.ts';
 
@@ -77,10 +77,8 @@ describe('pattern and descriptor queries and push: bpd over the bus and bp-cli',
   };
 
   // The timelocked script: <K> CHECKSIGVERIFY 2 CHECKSEQUENCEVERIFY (miniscript's compilation).
-  const priv = secp256k1.utils.randomSecretKey();
-  const K = secp256k1.getPublicKey(priv, true);
-  const witnessScript = Uint8Array.from([0x21, ...K, 0xad, 0x52, 0xb2]);
-  const wshAddress = btc.Address(BCOIN_REGTEST).encode({ type: 'wsh', hash: sha256(witnessScript) });
+  const lock = new PkOlder(2);
+  const { key: K, witnessScript } = lock;
   const PATTERN = 'and_v(v:pk(@A),older(@n))';
 
   // A ranged wpkh descriptor; index 3 of branch 0 gets paid.
@@ -137,27 +135,11 @@ describe('pattern and descriptor queries and push: bpd over the bus and bp-cli',
   });
 
   test('a P2WSH and_v(v:pk(K),older(2)) output funded, then spent: pushed from mempool and block with bindings', async () => {
-    funding = await wallet.build(wshAddress, 100_000n);
+    funding = await wallet.build(lock.address, 100_000n);
     await send(funding);
     wallet.markSent(funding);
     await mine(2); // older(2): the spend may enter the block after next
-    const vout = btc.Transaction.fromRaw(funding.raw).getOutput(0).amount === 100_000n ? 0 : 1;
-
-    const tx = new btc.Transaction({ version: 2 });
-    tx.addInput({
-      txid: funding.txid,
-      index: vout,
-      sequence: 2,
-      witnessUtxo: {
-        script: btc.OutScript.encode({ type: 'wsh', hash: sha256(witnessScript) }),
-        amount: 100_000n,
-      },
-    });
-    tx.addOutputAddress(TestWallet.randomAddress(), 98_000n, BCOIN_REGTEST);
-    const hash = tx.preimageWitnessV0(0, witnessScript, btc.SigHash.ALL, 100_000n);
-    const sig = secp256k1.sign(hash, priv, { prehash: false, format: 'der' });
-    tx.updateInput(0, { finalScriptWitness: [Uint8Array.from([...sig, 0x01]), witnessScript] });
-    spend = { txid: tx.id, hex: toHex(tx.extract()) };
+    spend = lock.spend(funding);
     await send(spend);
 
     const expect = { A: toHex(K), n: 2 };
@@ -314,7 +296,7 @@ describe('pattern and descriptor queries and push: bpd over the bus and bp-cli',
           .filter((l) => l.length > 0)
           .map((l) => JSON.parse(l));
       // Another timelocked output: fund it, then spend it after older(2) allows.
-      const f = await wallet.build(wshAddress, 80_000n);
+      const f = await wallet.build(lock.address, 80_000n);
       await send(f);
       wallet.markSent(f);
       // And a payment to the descriptor's next index (4): the window moved past 3.
@@ -329,30 +311,16 @@ describe('pattern and descriptor queries and push: bpd over the bus and bp-cli',
       await waitFor('pay in the mempool', () => lines(sd).some((l) => l.txid === pay.txid));
       await waitFor('funding in the mempool', async () => (await c.mempoolList()).items.includes(f.txid));
       await mine(2);
-      const vout = btc.Transaction.fromRaw(f.raw).getOutput(0).amount === 80_000n ? 0 : 1;
-      const tx = new btc.Transaction({ version: 2 });
-      tx.addInput({
-        txid: f.txid,
-        index: vout,
-        sequence: 2,
-        witnessUtxo: {
-          script: btc.OutScript.encode({ type: 'wsh', hash: sha256(witnessScript) }),
-          amount: 80_000n,
-        },
-      });
-      tx.addOutputAddress(TestWallet.randomAddress(), 78_000n, BCOIN_REGTEST);
-      const hash = tx.preimageWitnessV0(0, witnessScript, btc.SigHash.ALL, 80_000n);
-      const sig = secp256k1.sign(hash, priv, { prehash: false, format: 'der' });
-      tx.updateInput(0, { finalScriptWitness: [Uint8Array.from([...sig, 0x01]), witnessScript] });
-      await send({ txid: tx.id, hex: toHex(tx.extract()) });
-      await waitFor('spend in the mempool', () => lines(sm).some((l) => l.txid === tx.id));
+      const tx = lock.spend(f);
+      await send(tx);
+      await waitFor('spend in the mempool', () => lines(sm).some((l) => l.txid === tx.txid));
       await mine(1);
-      await waitFor('match lines', () => lines(sm).filter((l) => l.txid === tx.id).length === 2).catch(
+      await waitFor('match lines', () => lines(sm).filter((l) => l.txid === tx.txid).length === 2).catch(
         (e) => {
-          throw new Error(`${e.message}: spend ${tx.id}; stdout ${sm.out}; stderr ${sm.err}`);
+          throw new Error(`${e.message}: spend ${tx.txid}; stdout ${sm.out}; stderr ${sm.err}`);
         },
       );
-      const ml = lines(sm).filter((l) => l.txid === tx.id);
+      const ml = lines(sm).filter((l) => l.txid === tx.txid);
       assert.deepEqual(
         ml.map((l) => [l.event, l.vin, l.context, l.height === null, l.bindings]),
         [

@@ -29,6 +29,7 @@ import type { Mempool, MempoolEntry } from '../index/mempool.ts';
 import {
   checkGap,
   DEFAULT_GAP,
+  type DescriptorOptions,
   descriptorBalance,
   descriptorHistory,
   descriptorUtxos,
@@ -266,6 +267,18 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
   const scanOf = (desc: Descriptor, gap: number, signal: AbortSignal) =>
     scanDescriptorAsync(desc, gap, usedIn(index.store, mempool), { signal });
 
+  /** A descriptor page request checked (every bound before any work), then its scan. */
+  const pageOf = async (
+    b: { descriptor: string; gap: number; cursor?: Uint8Array; limit: number },
+    signal: AbortSignal,
+  ): Promise<{ desc: Descriptor; opts: DescriptorOptions }> => {
+    const desc = descriptorOf(b.descriptor);
+    const gap = gapOf(b.gap);
+    const cursor = descriptorCursor(b.cursor);
+    const limit = limitOf(b.limit);
+    return { desc, opts: { gap, cursor, limit, mempool, scan: await scanOf(desc, gap, signal) } };
+  };
+
   const matchPage = (pat: CompiledPattern, cursor: Uint8Array | null, limit: number) => {
     try {
       return matchView(index, mempool, pat, { cursor, limit });
@@ -299,12 +312,8 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
     },
 
     async descriptorHistory(b, ctx) {
-      const desc = descriptorOf(b.descriptor);
-      const gap = gapOf(b.gap);
-      const cursor = descriptorCursor(b.cursor);
-      const limit = limitOf(b.limit);
-      const scan = await scanOf(desc, gap, ctx.signal);
-      const r = descriptorHistory(index.store, desc, { gap, cursor, limit, mempool, scan });
+      const { desc, opts } = await pageOf(b, ctx.signal);
+      const r = descriptorHistory(index.store, desc, opts);
       return {
         items: r.items.map((i) => ({
           txid: i.txid,
@@ -322,12 +331,8 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
     },
 
     async descriptorUtxos(b, ctx) {
-      const desc = descriptorOf(b.descriptor);
-      const gap = gapOf(b.gap);
-      const cursor = descriptorCursor(b.cursor);
-      const limit = limitOf(b.limit);
-      const scan = await scanOf(desc, gap, ctx.signal);
-      const r = descriptorUtxos(index.store, desc, { gap, cursor, limit, mempool, scan });
+      const { desc, opts } = await pageOf(b, ctx.signal);
+      const r = descriptorUtxos(index.store, desc, opts);
       return {
         items: r.items.map((u) => ({
           txid: u.txid,

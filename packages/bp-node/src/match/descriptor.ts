@@ -335,18 +335,23 @@ function scanFor(
   return scan ?? scanDescriptor(d, gap, usedIn(s, mempool));
 }
 
+/** A page's arguments checked (before any scan), where it starts, and the scan. */
+function pageStart(s: Store, descriptor: string | Descriptor, opts: DescriptorOptions) {
+  const d = watchOnlyDescriptor(descriptor);
+  const gap = checkGap(opts.gap);
+  checkLimit(opts.limit);
+  const mp = opts.mempool ?? null;
+  const place = placeOfCursor(opts.cursor, mp !== null);
+  return { mp, place, scan: scanFor(s, d, gap, mp, opts.scan) };
+}
+
 /** History of every derived script: confirmed in chain order, then the mempool; paged. */
 export function descriptorHistory(
   s: Store,
   descriptor: string | Descriptor,
   opts: DescriptorOptions,
 ): { items: DescriptorHistoryItem[]; next: Uint8Array | null; scan: ScanResult } {
-  const d = watchOnlyDescriptor(descriptor);
-  const gap = checkGap(opts.gap);
-  checkLimit(opts.limit);
-  const mp = opts.mempool ?? null;
-  const place = placeOfCursor(opts.cursor, mp !== null);
-  const scan = scanFor(s, d, gap, mp, opts.scan);
+  const { mp, place, scan } = pageStart(s, descriptor, opts);
   const items: DescriptorHistoryItem[] = [];
   if (place.mempool === null) {
     let last: Uint8Array | null = null;
@@ -387,12 +392,7 @@ export function descriptorUtxos(
   descriptor: string | Descriptor,
   opts: DescriptorOptions,
 ): { items: DescriptorUtxo[]; next: Uint8Array | null } {
-  const d = watchOnlyDescriptor(descriptor);
-  const gap = checkGap(opts.gap);
-  checkLimit(opts.limit);
-  const mp = opts.mempool ?? null;
-  const place = placeOfCursor(opts.cursor, mp !== null);
-  const scan = scanFor(s, d, gap, mp, opts.scan);
+  const { mp, place, scan } = pageStart(s, descriptor, opts);
   const items: DescriptorUtxo[] = [];
   if (place.mempool === null) {
     let last: Uint8Array | null = null;

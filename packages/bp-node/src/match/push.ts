@@ -8,12 +8,7 @@
 import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import type { Descriptor } from '@lnpbp/bitcoin/descriptor/index';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
-import {
-  type Bindings,
-  type CompiledPattern,
-  type ShapeContext,
-  scriptShape,
-} from '@lnpbp/bitcoin/pattern/index';
+import { type CompiledPattern, type ShapeContext, scriptShape } from '@lnpbp/bitcoin/pattern/index';
 import type { Block, Tx } from '@lnpbp/bitcoin/tx/types';
 import { readStoredBlock } from '../index/disconnect.ts';
 import type { Index } from '../index/index.ts';
@@ -21,7 +16,7 @@ import type { Mempool } from '../index/mempool.ts';
 import { isRecordedScriptPubKey, revealedOf } from '../index/shapes.ts';
 import { decodeUndo } from '../index/undo.ts';
 import { checkGap, derive, hasHistory, scanDescriptor, watchOnlyDescriptor } from './descriptor.ts';
-import { toPattern } from './pattern.ts';
+import { type MatchItem, toPattern } from './pattern.ts';
 
 /** A script a tx reveals (input) or holds (non-standard output), shaped. */
 export interface TxReveal {
@@ -89,6 +84,24 @@ function inputCount(block: Block): number {
   return n;
 }
 
+/**
+ * Each tx of a block with its inputs' entries of `perInput` (one entry per non-coinbase input,
+ * in block order, as undo records run); the coinbase gets none.
+ */
+function eachTx<T>(
+  block: Block,
+  perInput: readonly T[],
+  fn: (tx: Tx, at: (vin: number) => T | undefined) => void,
+): void {
+  let k = 0;
+  for (let p = 0; p < block.txs.length; p++) {
+    const tx = block.txs[p];
+    const base = k;
+    if (p > 0) k += tx.inputs.length;
+    fn(tx, (vin) => (p > 0 ? perInput[base + vin] : undefined));
+  }
+}
+
 /** Spent outputs of a stored block's non-coinbase inputs, in order, from its undo record. */
 export function blockSpentOutputs(index: Index, height: number): (SpentOutput | undefined)[] {
   const { block, undo } = readStoredBlock(index.store, height);
@@ -141,18 +154,8 @@ export function mempoolPrevScript(
   return m?.tx.outputs[inp.vout]?.scriptPubKey;
 }
 
-export interface PatternHit {
-  subscription: string;
-  /** Internal order. */
-  txid: Uint8Array;
-  vin?: number;
-  vout?: number;
-  /** null from the mempool. */
-  height: number | null;
-  context: ShapeContext;
-  script: Uint8Array;
-  bindings: Bindings;
-}
+/** A pattern subscription's match: a MatchItem (height null from the mempool) with its subscription. */
+export type PatternHit = Omit<MatchItem, 'shape' | 'shortId'> & { subscription: string };
 
 /** Pattern subscriptions, indexed by the shape keys their patterns expand to. */
 export class PatternWatches {
@@ -241,21 +244,10 @@ export class PatternWatches {
     prevScripts?: (Uint8Array | undefined)[],
   ): PatternHit[] {
     if (this.byKey.size === 0) return [];
-    const prev = prevScripts ?? blockPrevScripts(index, height);
     const hits: PatternHit[] = [];
-    let k = 0;
-    for (let p = 0; p < block.txs.length; p++) {
-      const tx = block.txs[p];
-      const base = k;
-      if (p > 0) k += tx.inputs.length;
-      hits.push(
-        ...this.matchReveals(
-          tx.txid(),
-          height,
-          txReveals(tx, (vin) => (p > 0 ? prev[base + vin] : undefined)),
-        ),
-      );
-    }
+    eachTx(block, prevScripts ?? blockPrevScripts(index, height), (tx, prev) => {
+      hits.push(...this.matchReveals(tx.txid(), height, txReveals(tx, prev)));
+    });
     return hits;
   }
 }
@@ -458,15 +450,10 @@ export class DescriptorWatches {
     advance = true,
   ): DescriptorHit[] {
     if (this.byHash.size === 0) return [];
-    const entries = spent ?? blockSpentOutputs(index, height);
     const hits: DescriptorHit[] = [];
-    let k = 0;
-    for (let p = 0; p < block.txs.length; p++) {
-      const tx = block.txs[p];
-      const base = k;
-      if (p > 0) k += tx.inputs.length;
-      hits.push(...this.matchTx(tx, height, (vin) => (p > 0 ? entries[base + vin] : undefined), advance));
-    }
+    eachTx(block, spent ?? blockSpentOutputs(index, height), (tx, prev) => {
+      hits.push(...this.matchTx(tx, height, prev, advance));
+    });
     return hits;
   }
 }
