@@ -9,6 +9,11 @@
  * fresh process run unoptimized code on both ends; a running bpd and its clients are warm), then
  * 840007 is the measured round. All rounds are printed.
  * Run: node --import tsx bench/push.ts [sets=10000] [subscriberProcs=4] [scripts|-] [warmups=3]
+ *
+ * `cpu [reps=30] [sets=10000] [channels=4]`: CPU time only, in one process (no waiting for a core
+ * to be free): per push of 840006/840007 (matching, writing the bodies, handing them to a real
+ * PUB socket), and per `Subscriber.accept` (a client's receive path: sequence check + schema
+ * decode) of each channel's message; min and median over the rounds after the first 3.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +27,7 @@ import { Pusher } from '../packages/bp-node/src/api/push.ts';
 import { WatchTable } from '../packages/bp-node/src/api/watch.ts';
 import { openIndex } from '../packages/bp-node/src/index/index.ts';
 import { Mempool } from '../packages/bp-node/src/index/mempool.ts';
+import { pubFrame } from '../packages/bus/src/wire.ts';
 import { modernBlock } from '../test/support/fixtures.ts';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -37,12 +43,82 @@ interface Seen {
   tagErrors: number;
 }
 
-if (process.argv[2] === 'sub') {
+if (process.argv[2] === 'cpu') {
+  const reps = Number(process.argv[3] ?? 30);
+  const sets = Number(process.argv[4] ?? 10_000);
+  const channels = Number(process.argv[5] ?? 4);
+  const tmp = mkdtempSync(join(tmpdir(), 'bpp-'));
+  try {
+    const ix = openIndex(tmp, 'mainnet', { durability: 'os' });
+    for (let h = 840002; h <= 840005; h++) ix.connectBlock(modernBlock(h), h);
+    const raws = [840006, 840007].map((h) => modernBlock(h));
+    const spent = raws.map((r) =>
+      parseBlock(r)
+        .txs.slice(1)
+        .flatMap((tx) => tx.inputs.map((i) => ({ txid: i.prevTxid, vout: i.vout }))),
+    );
+    const watches = new WatchTable(null);
+    for (let s = 0; s < sets; s++) {
+      const ops = spent.map((sp) => sp[s % sp.length]);
+      for (let j = 0; j < 8; j++) ops.push({ txid: randomBytes(32), vout: j });
+      watches.add(`p${s % channels}.${s}`, ops, [], false, `p${s % channels}`);
+    }
+    const pub = await Publisher.start({ schema: bpdMessages, endpoints: [`ipc://${join(tmp, 'p.sock')}`] });
+    const bodies: Uint8Array[] = [];
+    const pusher = new Pusher(ix, new Mempool(ix), watches, {
+      publish: (t, n, b) => pub.publish(t, n, b),
+      publishEncoded: (t, n, b) => {
+        bodies.push(b);
+        return pub.publishEncoded(t, n, b);
+      },
+    });
+    const sub = new Subscriber({ schema: bpdMessages, endpoint: `ipc://${join(tmp, 'none.sock')}` });
+    const rs = [ix.connectBlock(raws[0], 840006), ix.connectBlock(raws[1], 840007)];
+    const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+    const pushCpu: number[] = [];
+    const acceptCpu: number[] = [];
+    let seq = 0n;
+    for (let i = 0; i < reps; i++) {
+      for (const r of rs) {
+        bodies.length = 0;
+        const c0 = process.cpuUsage();
+        pusher.blockConnected(r);
+        await pub.flush();
+        const c1 = process.cpuUsage(c0);
+        if (i >= 3) pushCpu.push(cpuMs(c1));
+        for (const b of bodies) {
+          const frames = [
+            Buffer.from('watch/p0'),
+            pubFrame(++seq, pub.epoch, bpdMessages.typeId('watchMatches'), b),
+          ];
+          const a0 = process.cpuUsage();
+          if (!sub.accept(frames)) throw new Error('a body did not decode');
+          if (i >= 3) acceptCpu.push(cpuMs(process.cpuUsage(a0)));
+        }
+      }
+    }
+    const stat = (xs: number[]) => {
+      const v = [...xs].sort((a, b) => a - b);
+      return `min ${v[0].toFixed(1)} ms, median ${v[Math.floor(v.length / 2)].toFixed(1)} ms`;
+    };
+    console.log(
+      `${sets} sets in ${channels} channels, ${reps} rounds of 840006 + 840007 (${pusher.counts.spend / (2 * reps)} matches per block in ${bodies.length} messages)`,
+    );
+    console.log(`publisher CPU per block (match, write, hand to the PUB socket): ${stat(pushCpu)}`);
+    console.log(`client CPU per message (Subscriber.accept: sequence + decode): ${stat(acceptCpu)}`);
+    sub.close();
+    pub.close();
+    await ix.close();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+} else if (process.argv[2] === 'sub') {
   // sub <endpoint> <process number> <ping topic>
   const [endpoint, k, ping] = process.argv.slice(3);
   const sub = new Subscriber({ schema: bpdMessages, endpoint, topics: [`watch/p${k}`, ping] });
   const byHeight = new Map<number, Seen & { perSet: Map<string, number> }>();
   let ready = false;
+  let cpu0 = process.cpuUsage();
   // Each line on stdin: report what was seen since the last report (per height), then start afresh.
   process.stdin.on('data', () => {
     const out: Record<number, Seen> = {};
@@ -52,7 +128,11 @@ if (process.argv[2] === 'sub') {
       out[h] = { ...rest, sets: perSet.size };
     }
     byHeight.clear();
-    process.stdout.write(`${JSON.stringify({ byHeight: out, gaps: sub.stats.gaps })}\n`);
+    // CPU this process used since the last report (receive, decode, count): what a client pays.
+    const c = process.cpuUsage(cpu0);
+    cpu0 = process.cpuUsage();
+    const cpu = (c.user + c.system) / 1000;
+    process.stdout.write(`${JSON.stringify({ byHeight: out, gaps: sub.stats.gaps, cpu })}\n`);
   });
   for await (const n of sub) {
     if (n.name === 'pong') {
@@ -133,7 +213,7 @@ if (process.argv[2] === 'sub') {
       Promise.all(
         kids.map(
           (p) =>
-            new Promise<{ byHeight: Record<number, Seen>; gaps: number }>((res) => {
+            new Promise<{ byHeight: Record<number, Seen>; gaps: number; cpu: number }>((res) => {
               let buf = '';
               const on = (d: Buffer) => {
                 buf += d.toString();
@@ -181,7 +261,7 @@ if (process.argv[2] === 'sub') {
         `  matching + encoding + queueing ${spends} spend${withScripts ? ` + ${scripts} script` : ''} matches in ${pusher.counts.watchMatches - before.watchMatches} watchMatches: ${(tPublished - tIndexed).toFixed(1)} ms (all handed to the socket at ${(tFlushed - tIndexed).toFixed(1)} ms; publisher CPU ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms)`,
       );
       console.log(
-        `  indexed -> last matching notification delivered: ${(last - tIndexed).toFixed(1)} ms; delivered ${sum((x) => x.got)}/${sets} spends to ${sum((x) => x.sets)} sets${withScripts ? `, ${sum((x) => x.scripts)}/${scripts} script matches` : ''} in ${sum((x) => x.messages)} messages; mis-tagged ${sum((x) => x.tagErrors)}`,
+        `  indexed -> last matching notification delivered: ${(last - tIndexed).toFixed(1)} ms (subscriber CPU max ${Math.max(...results.map((x) => x.cpu)).toFixed(1)} ms); delivered ${sum((x) => x.got)}/${sets} spends to ${sum((x) => x.sets)} sets${withScripts ? `, ${sum((x) => x.scripts)}/${scripts} script matches` : ''} in ${sum((x) => x.messages)} messages; mis-tagged ${sum((x) => x.tagErrors)}`,
       );
     }
     console.log(`gaps ${gaps}`);
