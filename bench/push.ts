@@ -119,6 +119,7 @@ if (process.argv[2] === 'cpu') {
   const byHeight = new Map<number, Seen & { perSet: Map<string, number> }>();
   let ready = false;
   let cpu0 = process.cpuUsage();
+  process.stdin.on('end', () => process.exit(0));
   // Each line on stdin: report what was seen since the last report (per height), then start afresh.
   process.stdin.on('data', () => {
     const out: Record<number, Seen> = {};
@@ -188,7 +189,17 @@ if (process.argv[2] === 'cpu') {
       kids.push(
         spawn(
           process.execPath,
-          ['--import', 'tsx', import.meta.filename, 'sub', endpoint, String(k), `ping/${k}`],
+          // SUB_NODE_ARGS: extra node flags for the subscriber processes (e.g. "--cpu-prof").
+          [
+            ...(process.env.SUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+            '--import',
+            'tsx',
+            import.meta.filename,
+            'sub',
+            endpoint,
+            String(k),
+            `ping/${k}`,
+          ],
           { stdio: ['pipe', 'pipe', 'inherit'] },
         ),
       );
@@ -268,6 +279,9 @@ if (process.argv[2] === 'cpu') {
     pub.close();
     await ix.close();
   } finally {
+    // Closing stdin lets them exit on their own (so --cpu-prof gets written), then anything left goes.
+    for (const k of kids) k.stdin?.end();
+    await new Promise((r) => setTimeout(r, 500));
     for (const k of kids) if (k.exitCode === null) k.kill();
     rmSync(tmp, { recursive: true, force: true });
   }
