@@ -2,7 +2,8 @@
  * bpd push benchmark: 10,000 watch sets, then real mainnet blocks are indexed; the time from a
  * block being indexed to the last matching notification delivered to subscriber processes.
  * Each subscriber process is one client with one channel ("watch/p<k>") holding its share of the
- * sets, so it gets one `watchMatches` per block carrying all its sets' matches.
+ * sets, so it gets one `watchMatches` per block carrying all its sets' matches, read as bp-client's
+ * WatchChannel reads it (the bus Subscriber with watch-read's `watchMatches` reader).
  * Each set watches 10 outpoints: one spent in 840006, one in 840007, 8 others (so 10,000 matches
  * per block out of 100,000 watched outpoints); with `scripts`, every tenth set also watches an
  * output script of each block. 840006 is pushed `warmups` times first (the first pushes in a
@@ -12,8 +13,9 @@
  *
  * `cpu [reps=30] [sets=10000] [channels=4]`: CPU time only, in one process (no waiting for a core
  * to be free): per push of 840006/840007 (matching, writing the bodies, handing them to a real
- * PUB socket), and per `Subscriber.accept` (a client's receive path: sequence check + schema
- * decode) of each channel's message; min and median over the rounds after the first 3.
+ * PUB socket), and per `Subscriber.accept` (a client's receive path: sequence check + the
+ * watch-read reader bp-client uses, and the generic schema decoder for comparison) of each
+ * channel's message; min and median over the rounds after the first 3.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBlock } from '@lnpbp/bitcoin/block/parse';
 import { Publisher, Subscriber } from '@lnpbp/bus';
+import { bpdDecoders } from '../packages/bp-client/src/watch-read.ts';
 import { bpdMessages } from '../packages/bp-node/src/api/messages.ts';
 import { Pusher } from '../packages/bp-node/src/api/push.ts';
 import { WatchTable } from '../packages/bp-node/src/api/watch.ts';
@@ -72,11 +75,19 @@ if (process.argv[2] === 'cpu') {
         return pub.publishEncoded(t, n, b);
       },
     });
-    const sub = new Subscriber({ schema: bpdMessages, endpoint: `ipc://${join(tmp, 'none.sock')}` });
+    // The client's receive path (bp-client's Subscription with watch-read's decoders), and the
+    // bus's generic schema decoder for comparison.
+    const sub = new Subscriber({
+      schema: bpdMessages,
+      decoders: bpdDecoders,
+      endpoint: `ipc://${join(tmp, 'none.sock')}`,
+    });
+    const generic = new Subscriber({ schema: bpdMessages, endpoint: `ipc://${join(tmp, 'none.sock')}` });
     const rs = [ix.connectBlock(raws[0], 840006), ix.connectBlock(raws[1], 840007)];
     const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
     const pushCpu: number[] = [];
     const acceptCpu: number[] = [];
+    const genericCpu: number[] = [];
     let seq = 0n;
     for (let i = 0; i < reps; i++) {
       for (const r of rs) {
@@ -94,6 +105,9 @@ if (process.argv[2] === 'cpu') {
           const a0 = process.cpuUsage();
           if (!sub.accept(frames)) throw new Error('a body did not decode');
           if (i >= 3) acceptCpu.push(cpuMs(process.cpuUsage(a0)));
+          const g0 = process.cpuUsage();
+          if (!generic.accept(frames)) throw new Error('a body did not decode');
+          if (i >= 3) genericCpu.push(cpuMs(process.cpuUsage(g0)));
         }
       }
     }
@@ -105,8 +119,12 @@ if (process.argv[2] === 'cpu') {
       `${sets} sets in ${channels} channels, ${reps} rounds of 840006 + 840007 (${pusher.counts.spend / (2 * reps)} matches per block in ${bodies.length} messages)`,
     );
     console.log(`publisher CPU per block (match, write, hand to the PUB socket): ${stat(pushCpu)}`);
-    console.log(`client CPU per message (Subscriber.accept: sequence + decode): ${stat(acceptCpu)}`);
+    console.log(
+      `client CPU per message (Subscriber.accept: sequence + watch-read reader): ${stat(acceptCpu)}`,
+    );
+    console.log(`  the same through the generic schema decoder: ${stat(genericCpu)}`);
     sub.close();
+    generic.close();
     pub.close();
     await ix.close();
   } finally {
@@ -115,7 +133,13 @@ if (process.argv[2] === 'cpu') {
 } else if (process.argv[2] === 'sub') {
   // sub <endpoint> <process number> <ping topic>
   const [endpoint, k, ping] = process.argv.slice(3);
-  const sub = new Subscriber({ schema: bpdMessages, endpoint, topics: [`watch/p${k}`, ping] });
+  // As bp-client's WatchChannel receives: `watchMatches` through watch-read's reader.
+  const sub = new Subscriber({
+    schema: bpdMessages,
+    decoders: bpdDecoders,
+    endpoint,
+    topics: [`watch/p${k}`, ping],
+  });
   const byHeight = new Map<number, Seen & { perSet: Map<string, number> }>();
   let ready = false;
   let cpu0 = process.cpuUsage();
@@ -142,19 +166,23 @@ if (process.argv[2] === 'cpu') {
       continue;
     }
     if (n.name !== 'watchMatches') continue;
-    const h = n.body.height ?? -1;
+    const b = n.body;
+    const h = b.height ?? -1;
     let s = byHeight.get(h);
     if (!s) {
       s = { got: 0, scripts: 0, messages: 0, last: 0, sets: 0, tagErrors: 0, perSet: new Map() };
       byHeight.set(h, s);
     }
     s.messages++;
-    for (const e of n.body.subscriptions) {
-      if (!e.subscription.startsWith(`p${k}.`)) s.tagErrors++;
-      s.got += e.spends.length;
-      s.scripts += e.scripts.length;
-      if (e.spends.length > 0)
-        s.perSet.set(e.subscription, (s.perSet.get(e.subscription) ?? 0) + e.spends.length);
+    for (let i = 0; i < b.setCount; i++) {
+      const id = b.ids[i];
+      if (!id.startsWith(`p${k}.`)) s.tagErrors++;
+      const sp = b.spendRange(i);
+      const spends = sp.end - sp.first;
+      const sc = b.scriptRange(i);
+      s.got += spends;
+      s.scripts += sc.end - sc.first;
+      if (spends > 0) s.perSet.set(id, (s.perSet.get(id) ?? 0) + spends);
     }
     s.last = now();
   }

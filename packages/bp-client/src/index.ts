@@ -43,3 +43,4 @@ export {
   type WatchSubscribeOptions,
   WatchSubscription,
 } from './watch.ts';
+export { bpdDecoders, readWatchMatches, WatchMatchesView } from './watch-read.ts';

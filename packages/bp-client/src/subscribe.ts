@@ -1,14 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { toHex, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
 import { type BpdMessages, bpdMessages } from '@lnpbp/bp-node/api/messages';
-import { type BodyOf, type Gap, type Notification, Subscriber } from '@lnpbp/bus';
+import { type BodyDecoders, type BodyOf, type Gap, type Notification, Subscriber } from '@lnpbp/bus';
 import type { BpClient } from './client.ts';
 
 export type BpdNotification = Notification<BpdMessages>;
 
-export interface SubscribeOptions {
+type NoDecoders = Record<never, never>;
+
+export interface SubscribeOptions<X extends BodyDecoders<BpdMessages> = NoDecoders> {
   /** Every notification on the subscribed topics, in order. */
-  onNotification: (n: BpdNotification) => void;
+  onNotification: (n: Notification<BpdMessages, X>) => void;
+  /**
+   * Readers of their own for some notifications' bodies (e.g. bpdDecoders from watch-read.ts);
+   * the others are decoded by the schema.
+   */
+  decoders?: X;
   /**
    * Notifications were lost on a topic (ZeroMQ dropped them, or bpd restarted): re-read by query
    * whatever the notifications were keeping current.
@@ -32,9 +39,9 @@ export function topicMatches(asked: readonly string[], topic: string): boolean {
  * (the "slow joiner"), so `open` resolves only once a `pong` it asked for came through: every
  * topic subscribed before the ping topic is then active too (one connection, in order).
  */
-export class Subscription {
+export class Subscription<X extends BodyDecoders<BpdMessages> = NoDecoders> {
   private constructor(
-    readonly subscriber: Subscriber<BpdMessages>,
+    readonly subscriber: Subscriber<BpdMessages, X>,
     private readonly loop: Promise<void>,
     /** The publisher's run, from the pong: a notification of another epoch means bpd restarted. */
     readonly epoch: number,
@@ -44,15 +51,16 @@ export class Subscription {
     return this.subscriber.stats;
   }
 
-  static async open(
+  static async open<X extends BodyDecoders<BpdMessages> = NoDecoders>(
     client: BpClient,
     topics: readonly string[],
-    opts: SubscribeOptions,
-  ): Promise<Subscription> {
+    opts: SubscribeOptions<X>,
+  ): Promise<Subscription<X>> {
     const token = randomBytes(8).readBigUInt64BE();
     const pingTopic = `ping/${token.toString(16).padStart(16, '0')}`;
-    const sub = new Subscriber({
+    const sub = new Subscriber<BpdMessages, X>({
       schema: bpdMessages,
+      decoders: opts.decoders,
       endpoint: client.pubEndpoint,
       curve: client.curve,
       topics: [...topics, pingTopic],
@@ -68,7 +76,7 @@ export class Subscription {
     const loop = (async () => {
       for await (const n of sub) {
         if (n.name === 'pong') {
-          if (n.body.token === token) {
+          if ((n.body as BodyOf<BpdMessages, 'pong'>).token === token) {
             epoch = n.epoch;
             ready();
           }

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { toHex, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
 import type { BpdMessages } from '@lnpbp/bp-node/api/messages';
-import type { BodyOf, Gap } from '@lnpbp/bus';
+import type { BodyOf, Gap, Notification } from '@lnpbp/bus';
 import type { BpClient, WatchRequest } from './client.ts';
-import { type BpdNotification, Subscription, topicMatches } from './subscribe.ts';
+import { Subscription, topicMatches } from './subscribe.ts';
+import { bpdDecoders } from './watch-read.ts';
+
+/** What a channel receives: `watchMatches` bodies come as WatchMatchesView (read by watch-read.ts). */
+type ChannelNotification = Notification<BpdMessages, typeof bpdDecoders>;
 
 /** A watched outpoint spent. */
 export interface SpendEvent {
@@ -75,7 +79,7 @@ export class WatchChannel {
 
   private constructor(
     readonly id: string,
-    readonly subscription: Subscription,
+    readonly subscription: Subscription<typeof bpdDecoders>,
     private readonly client: BpClient,
   ) {
     this.epoch = subscription.epoch;
@@ -95,13 +99,15 @@ export class WatchChannel {
     const topic = `watch/${id}`;
     const topics = [topic, 'reorg', 'block'];
     let ch: WatchChannel | undefined;
-    const early: BpdNotification[] = [];
-    const onNotification = (n: BpdNotification) => {
+    const early: ChannelNotification[] = [];
+    const onNotification = (n: ChannelNotification) => {
       if (ch) ch.accept(n, o);
       else early.push(n);
     };
     const subscription = await Subscription.open(client, topics, {
       onNotification,
+      // The block's matches for the channel, thousands of entries: read without the schema decoder.
+      decoders: bpdDecoders,
       onGap: (g) => {
         // Restarts are seen by epoch (accept); a prefix-colliding topic ("watch/<id>x") is not ours.
         if (g.reason === 'gap' && topicMatches(topics, g.topic)) o.onResync?.(g);
@@ -112,7 +118,7 @@ export class WatchChannel {
     return ch;
   }
 
-  private accept(n: BpdNotification, o: WatchSubscribeOptions): void {
+  private accept(n: ChannelNotification, o: WatchSubscribeOptions): void {
     if (n.epoch !== this.epoch) {
       this.epoch = n.epoch;
       this.restarted(o, { topic: n.topic, reason: 'restart', expected: 0n, received: n.seq, missed: 0n });
@@ -120,14 +126,17 @@ export class WatchChannel {
     if (n.name === 'watchMatches') {
       if (n.topic !== this.topic) return;
       const b = n.body;
-      o.onMatches?.({ ...b, seq: n.seq });
+      if (o.onMatches) o.onMatches({ ...b.toBody(), seq: n.seq });
       const height = b.height ?? null;
       const blockHash = hexOrNull(b.blockHash);
-      for (const s of b.subscriptions) {
-        if (o.onSpend)
-          for (const m of s.spends)
+      for (let s = 0; s < b.setCount; s++) {
+        const subscription = b.ids[s];
+        if (o.onSpend) {
+          const { first, end } = b.spendRange(s);
+          for (let i = first; i < end; i++) {
+            const m = b.spend(i);
             o.onSpend({
-              subscription: s.subscription,
+              subscription,
               channel: b.channel,
               txid: toHexReversed(m.txid),
               vout: m.vout,
@@ -137,10 +146,14 @@ export class WatchChannel {
               height,
               blockHash,
             });
-        if (o.onScript)
-          for (const m of s.scripts)
+          }
+        }
+        if (o.onScript) {
+          const { first, end } = b.scriptRange(s);
+          for (let i = first; i < end; i++) {
+            const m = b.script(i);
             o.onScript({
-              subscription: s.subscription,
+              subscription,
               channel: b.channel,
               script: toHex(m.script),
               txid: toHexReversed(m.txid),
@@ -151,6 +164,8 @@ export class WatchChannel {
               height,
               blockHash,
             });
+          }
+        }
       }
     } else if (n.name === 'reorg') {
       o.onReorg?.({ ...n.body, forkHash: toHexReversed(n.body.forkHash) });
@@ -207,7 +222,7 @@ export class WatchSubscription {
     readonly channel: WatchChannel,
   ) {}
 
-  get subscription(): Subscription {
+  get subscription(): Subscription<typeof bpdDecoders> {
     return this.channel.subscription;
   }
 

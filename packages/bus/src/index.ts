@@ -51,6 +51,8 @@ export {
 } from './errors.ts';
 export { MAX_TOPIC, Publisher, type PublisherOptions } from './pubsub/publisher.ts';
 export {
+  type BodyDecoders,
+  type BodyIn,
   type Gap,
   type Notification,
   Subscriber,

@@ -12,13 +12,32 @@ import {
 } from '../schema/messages.ts';
 import { PUB_HEADER } from '../wire.ts';
 
-export type Notification<D extends MessageTable> = {
+/**
+ * Readers of their own for some notifications' bodies, by name: each gets the body bytes (after
+ * the bus header) and returns what the notification's `body` is then. A reader must check the
+ * bytes at least as strictly as the schema does and throw DecodeError on bad ones (the message is
+ * then dropped and counted as malformed, like a schema decode fault).
+ */
+export type BodyDecoders<D extends MessageTable> = {
+  readonly [N in NotificationName<D>]?: (body: Uint8Array) => unknown;
+};
+
+type NoDecoders = Record<never, never>;
+
+/** A notification's body: the custom reader's result when there is one, else the schema's. */
+export type BodyIn<D extends MessageTable, X, N extends NotificationName<D>> = N extends keyof X
+  ? X[N] extends (body: Uint8Array) => infer R
+    ? R
+    : BodyOf<D, N>
+  : BodyOf<D, N>;
+
+export type Notification<D extends MessageTable, X extends BodyDecoders<D> = NoDecoders> = {
   [N in NotificationName<D>]: {
     readonly topic: string;
     readonly seq: bigint;
     readonly epoch: number;
     readonly name: N;
-    readonly body: BodyOf<D, N>;
+    readonly body: BodyIn<D, X, N>;
   };
 }[NotificationName<D>];
 
@@ -37,8 +56,10 @@ export interface Gap {
   readonly missed: bigint;
 }
 
-export interface SubscriberOptions<D extends MessageTable> {
+export interface SubscriberOptions<D extends MessageTable, X extends BodyDecoders<D> = NoDecoders> {
   readonly schema: Schema<D>;
+  /** Notifications whose bodies are read by the given readers instead of the schema decoder. */
+  readonly decoders?: X;
   readonly endpoint: string;
   /** Topic prefixes to subscribe to (ZeroMQ prefix match on the topic frame). Default: all. */
   readonly topics?: readonly string[];
@@ -73,14 +94,23 @@ class SubSocket extends zmq.Subscriber {
   }
 }
 
-export class Subscriber<D extends MessageTable> implements AsyncIterable<Notification<D>> {
+export class Subscriber<D extends MessageTable, X extends BodyDecoders<D> = NoDecoders>
+  implements AsyncIterable<Notification<D, X>>
+{
   readonly stats: SubscriberStats = { received: 0, malformed: 0, gaps: 0, missed: 0n, restarts: 0 };
   private readonly socket: zmq.Subscriber;
   private readonly last = new Map<string, { epoch: number; seq: bigint }>();
   private readonly log: Logger;
+  /** Type id -> the custom reader of that notification. */
+  private readonly custom = new Map<number, { name: string; read: (body: Uint8Array) => unknown }>();
 
-  constructor(private readonly options: SubscriberOptions<D>) {
+  constructor(private readonly options: SubscriberOptions<D, X>) {
     this.log = options.log ?? silentLogger;
+    for (const [name, read] of Object.entries(options.decoders ?? {}) as [string, unknown][]) {
+      if (typeof read !== 'function') continue;
+      const typeId = options.schema.typeId(name as keyof D & string);
+      this.custom.set(typeId, { name, read: read as (body: Uint8Array) => unknown });
+    }
     const ep = parseEndpoint(options.endpoint);
     if (isNetworked(ep) && !options.curve) {
       throw new BusError(
@@ -113,7 +143,7 @@ export class Subscriber<D extends MessageTable> implements AsyncIterable<Notific
   }
 
   /** Checks the sequence, reporting gaps, and decodes; undefined for a malformed message. */
-  accept(frames: Buffer[]): Notification<D> | undefined {
+  accept(frames: Buffer[]): Notification<D, X> | undefined {
     try {
       if (frames.length !== 2)
         throw new BusError('bad-reply', `notification of ${frames.length} frames, expected 2`);
@@ -124,11 +154,21 @@ export class Subscriber<D extends MessageTable> implements AsyncIterable<Notific
       const seq = frame.readBigUInt64LE(0);
       const epoch = frame.readUInt32LE(8);
       const typeId = frame.readUInt16LE(12);
-      const d = this.options.schema.decode(typeId, frame.subarray(PUB_HEADER));
-      if (d.role !== 'notification') throw new BusError('bad-reply', `${d.name} is not a notification`);
+      const c = this.custom.get(typeId);
+      let name: string;
+      let body: unknown;
+      if (c) {
+        name = c.name;
+        body = c.read(frame.subarray(PUB_HEADER));
+      } else {
+        const d = this.options.schema.decode(typeId, frame.subarray(PUB_HEADER));
+        if (d.role !== 'notification') throw new BusError('bad-reply', `${d.name} is not a notification`);
+        name = d.name;
+        body = d.body;
+      }
       this.track(topic, epoch, seq);
       this.stats.received++;
-      return { topic, seq, epoch, name: d.name, body: d.body } as unknown as Notification<D>;
+      return { topic, seq, epoch, name, body } as unknown as Notification<D, X>;
     } catch (e) {
       if (!(e instanceof BusError || isDecodeFault(e) || e instanceof TypeError)) throw e;
       this.stats.malformed++;
@@ -155,7 +195,7 @@ export class Subscriber<D extends MessageTable> implements AsyncIterable<Notific
     if (gap) this.options.onGap?.(gap);
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Notification<D>> {
+  async *[Symbol.asyncIterator](): AsyncIterator<Notification<D, X>> {
     try {
       for await (const frames of this.socket) {
         const n = this.accept(frames);
