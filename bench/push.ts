@@ -177,11 +177,9 @@ if (process.argv[2] === 'cpu') {
     for (let i = 0; i < b.setCount; i++) {
       const id = b.ids[i];
       if (!id.startsWith(`p${k}.`)) s.tagErrors++;
-      const sp = b.spendRange(i);
-      const spends = sp.end - sp.first;
-      const sc = b.scriptRange(i);
+      const spends = b.firstSpend(i + 1) - b.firstSpend(i);
       s.got += spends;
-      s.scripts += sc.end - sc.first;
+      s.scripts += b.firstScript(i + 1) - b.firstScript(i);
       if (spends > 0) s.perSet.set(id, (s.perSet.get(id) ?? 0) + spends);
     }
     s.last = now();

@@ -71,13 +71,14 @@ export class WatchMatchesView {
     return this.scFirst[this.ids.length];
   }
 
-  /** Set `s`'s spends: entries `first` .. `end - 1` of spend(). */
-  spendRange(s: number): { first: number; end: number } {
-    return { first: this.spFirst[s], end: this.spFirst[s + 1] };
+  /** Set `s`'s spends are entries firstSpend(s) .. firstSpend(s + 1) - 1 of spend(). */
+  firstSpend(s: number): number {
+    return this.spFirst[s];
   }
 
-  scriptRange(s: number): { first: number; end: number } {
-    return { first: this.scFirst[s], end: this.scFirst[s + 1] };
+  /** Set `s`'s script entries are firstScript(s) .. firstScript(s + 1) - 1 of script(). */
+  firstScript(s: number): number {
+    return this.scFirst[s];
   }
 
   spend(i: number): SpendMatch {
@@ -127,26 +128,6 @@ export class WatchMatchesView {
     if (this.height !== undefined) b.height = this.height;
     if (this.blockHash !== undefined) b.blockHash = this.blockHash;
     return b;
-  }
-}
-
-/** Growable offsets, capped at `cap` (known from the body size before any entry is read). */
-class Offsets {
-  a: Uint32Array;
-  n = 0;
-  constructor(
-    private readonly cap: number,
-    initial: number,
-  ) {
-    this.a = new Uint32Array(Math.min(cap, initial));
-  }
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Uint32Array(Math.min(this.cap, Math.max(16, this.a.length * 2)));
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
   }
 }
 
@@ -245,27 +226,30 @@ export function readWatchMatches(input: Uint8Array): WatchMatchesView {
   const ids: string[] = new Array(sets);
   const spFirst = new Uint32Array(sets + 1);
   const scFirst = new Uint32Array(sets + 1);
-  // Bounded by what the rest of the body can hold.
-  const spOff = new Offsets(Math.floor((end - o) / SPEND_BYTES), 64);
-  const scOff = new Offsets(Math.floor((end - o) / SCRIPT_MIN), 64);
-  const scLen = new Offsets(Math.floor((end - o) / SCRIPT_MIN), 64);
+  // Sized by what the rest of the body can hold (a fraction of its size), once: a message comes
+  // once per block, and growing arrays as entries are read showed up as GC in that round.
+  const spOff = new Uint32Array(Math.floor((end - o) / SPEND_BYTES));
+  const scOff = new Uint32Array(Math.floor((end - o) / SCRIPT_MIN));
+  const scLen = new Uint32Array(scOff.length);
+  let spN = 0;
+  let scN = 0;
   for (let s = 0; s < sets; s++) {
     ids[s] = string(`subscriptions[${s}].subscription`);
-    spFirst[s] = spOff.n;
+    spFirst[s] = spN;
     const sp = length(`subscriptions[${s}].spends`, MAX_BATCH_ITEMS, SPEND_BYTES);
-    for (let i = 0; i < sp; i++, o += SPEND_BYTES) spOff.push(o);
-    scFirst[s] = scOff.n;
+    for (let i = 0; i < sp; i++, o += SPEND_BYTES) spOff[spN++] = o;
+    scFirst[s] = scN;
     const sc = length(`subscriptions[${s}].scripts`, MAX_BATCH_ITEMS, SCRIPT_MIN);
     for (let i = 0; i < sc; i++) {
       const n = length(`subscriptions[${s}].scripts[${i}].script`, MAX_SCRIPT, 1);
       need(n + SCRIPT_TAIL, `subscriptions[${s}].scripts[${i}]`);
-      scOff.push(o);
-      scLen.push(n);
+      scOff[scN] = o;
+      scLen[scN++] = n;
       o += n + SCRIPT_TAIL;
     }
   }
-  spFirst[sets] = spOff.n;
-  scFirst[sets] = scOff.n;
+  spFirst[sets] = spN;
+  scFirst[sets] = scN;
   if (o !== end) throw new DecodeError('trailing-bytes', what, o, `${end - o} bytes after the body`);
   return new WatchMatchesView(
     body,
@@ -277,9 +261,9 @@ export function readWatchMatches(input: Uint8Array): WatchMatchesView {
     ids,
     spFirst,
     scFirst,
-    spOff.a,
-    scOff.a,
-    scLen.a,
+    spOff,
+    scOff,
+    scLen,
   );
 }
 

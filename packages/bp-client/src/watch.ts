@@ -132,8 +132,7 @@ export class WatchChannel {
       for (let s = 0; s < b.setCount; s++) {
         const subscription = b.ids[s];
         if (o.onSpend) {
-          const { first, end } = b.spendRange(s);
-          for (let i = first; i < end; i++) {
+          for (let i = b.firstSpend(s), end = b.firstSpend(s + 1); i < end; i++) {
             const m = b.spend(i);
             o.onSpend({
               subscription,
@@ -149,8 +148,7 @@ export class WatchChannel {
           }
         }
         if (o.onScript) {
-          const { first, end } = b.scriptRange(s);
-          for (let i = first; i < end; i++) {
+          for (let i = b.firstScript(s), end = b.firstScript(s + 1); i < end; i++) {
             const m = b.script(i);
             o.onScript({
               subscription,

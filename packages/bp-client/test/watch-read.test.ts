@@ -142,8 +142,8 @@ describe('watch-read: watchMatches read without the schema decoder', () => {
       // The lazy accessors give the same entries as the built body.
       const built = schemaDecode(body) as ReturnType<typeof v.toBody>;
       for (let s = 0; s < v.setCount; s++) {
-        const sp = v.spendRange(s);
-        const sc = v.scriptRange(s);
+        const sp = { first: v.firstSpend(s), end: v.firstSpend(s + 1) };
+        const sc = { first: v.firstScript(s), end: v.firstScript(s + 1) };
         assert.equal(v.ids[s], built.subscriptions[s].subscription);
         assert.deepStrictEqual(
           Array.from({ length: sp.end - sp.first }, (_, i) => v.spend(sp.first + i)),
