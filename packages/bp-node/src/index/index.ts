@@ -47,14 +47,7 @@ export interface HeaderInfo {
   size: number;
 }
 
-export interface TxInfo {
-  txid: Uint8Array;
-  raw: Uint8Array;
-  height: number;
-  position: number;
-  blockHash: Uint8Array;
-  shortId: bigint;
-}
+export type TxInfo = q.TxInfo;
 
 export type BlockSelector = number | Uint8Array;
 

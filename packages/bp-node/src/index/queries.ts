@@ -98,18 +98,18 @@ export function parseStoredTx(raw: Uint8Array): Tx {
   return readTx(new ByteReader(raw));
 }
 
-/** A confirmed tx by txid: its bytes (a view of the read cache, not to be modified) and place. */
-export function confirmedTx(
-  s: Store,
-  txid: Uint8Array,
-): {
+/** An indexed tx: its bytes and where it is. */
+export interface TxInfo {
   txid: Uint8Array;
   raw: Uint8Array;
   height: number;
   position: number;
   blockHash: Uint8Array;
   shortId: bigint;
-} | null {
+}
+
+/** A confirmed tx by txid: its bytes (a view of the read cache, not to be modified) and place. */
+export function confirmedTx(s: Store, txid: Uint8Array): TxInfo | null {
   const p = findTx(s, txid);
   if (p === null) return null;
   const rc = readCache(s);
