@@ -326,7 +326,7 @@ export class RpcServer<D extends MessageTable> {
       if (typeof parts === 'string') {
         this.stats.received++;
         this.stats.rejected.malformed++;
-        this.sendError(l, routing, 0, ErrorCode.malformed, parts, null);
+        this.replyError(l, routing, 0, ErrorCode.malformed, parts, null);
         return;
       }
       const out: ReplyBatch = { frames: [], open: true };
@@ -364,7 +364,7 @@ export class RpcServer<D extends MessageTable> {
     const requestId = frame && frame.length >= 4 ? frame.readUInt32LE(0) : 0;
     const reject = (reason: RejectReason, code: number, message: string) => {
       this.stats.rejected[reason]++;
-      this.sendError(l, routing, requestId, code, message, out);
+      this.replyError(l, routing, requestId, code, message, out);
     };
     if (frames.length !== 2) {
       const size = frames.reduce((n, f) => n + f.length, 0) - routing.length;
@@ -489,23 +489,6 @@ export class RpcServer<D extends MessageTable> {
     if (--this.stats.inFlight === 0 && this.drained) this.drained();
   }
 
-  /** @internal a reply or error reply of a Call. */
-  reply(l: Listener, routing: Buffer, frame: Buffer, out: ReplyBatch | null): void {
-    this.send(l, routing, frame, out);
-  }
-
-  /** @internal */
-  replyError(
-    l: Listener,
-    routing: Buffer,
-    requestId: number,
-    code: number,
-    message: string,
-    out: ReplyBatch | null,
-  ): void {
-    this.sendError(l, routing, requestId, code, message, out);
-  }
-
   /** @internal */
   count(codeName: string): void {
     this.stats.errors[codeName] = (this.stats.errors[codeName] ?? 0) + 1;
@@ -546,14 +529,18 @@ export class RpcServer<D extends MessageTable> {
     };
   }
 
-  /** Queues a reply: into its batch's reply frame while the batch is being answered, else alone. */
-  private send(l: Listener, routing: Buffer, frame: Buffer, out: ReplyBatch | null): void {
+  /**
+   * @internal Queues a reply (of a Call too): into its batch's reply frame while the batch is
+   * being answered, else alone.
+   */
+  reply(l: Listener, routing: Buffer, frame: Buffer, out: ReplyBatch | null): void {
     this.stats.replied++;
     if (out?.open) out.frames.push(frame);
     else l.sender.push([routing, frame]);
   }
 
-  private sendError(
+  /** @internal An error reply, its message cut to the frame's limits. */
+  replyError(
     l: Listener,
     routing: Buffer,
     requestId: number,
@@ -566,7 +553,7 @@ export class RpcServer<D extends MessageTable> {
     let msg = message.length > 1000 ? `${message.slice(0, 1000)}...` : message;
     if (Buffer.byteLength(msg) > 1024) msg = `${errorCodeName(code)}`;
     errorBody.encode(w, { code, message: msg }, 'error');
-    this.send(l, routing, rpcFrame(requestId, ERROR_TYPE, w.finish()), out);
+    this.reply(l, routing, rpcFrame(requestId, ERROR_TYPE, w.finish()), out);
   }
 
   /**
