@@ -47,8 +47,8 @@ export function inputAt(raw: Uint8Array, vin: number): number {
   return p + 36 <= raw.length ? p : -1;
 }
 
-/** Offset of output `vout`'s value (u64 LE, then compactSize script length | script), or -1. */
-export function outputAt(raw: Uint8Array, vout: number): number {
+/** Offset of the output count (past every input), or -1. */
+function outputsStart(raw: Uint8Array): number {
   let p = skipVarint(raw, inputsStart(raw));
   if (p < 0) return -1;
   const nIn = varValue;
@@ -57,7 +57,12 @@ export function outputAt(raw: Uint8Array, vout: number): number {
     if (p < 0) return -1;
     p += varValue + 4;
   }
-  p = skipVarint(raw, p);
+  return p;
+}
+
+/** Offset of output `vout`'s value (u64 LE, then compactSize script length | script), or -1. */
+export function outputAt(raw: Uint8Array, vout: number): number {
+  let p = skipVarint(raw, outputsStart(raw));
   if (p < 0 || vout < 0 || vout >= varValue) return -1;
   for (let i = 0; i < vout; i++) {
     p = skipVarint(raw, p + 8);
@@ -69,15 +74,7 @@ export function outputAt(raw: Uint8Array, vout: number): number {
 
 /** Number of outputs, or -1. */
 export function outputCount(raw: Uint8Array): number {
-  let p = skipVarint(raw, inputsStart(raw));
-  if (p < 0) return -1;
-  const nIn = varValue;
-  for (let i = 0; i < nIn; i++) {
-    p = skipVarint(raw, p + 36);
-    if (p < 0) return -1;
-    p += varValue + 4;
-  }
-  return skipVarint(raw, p) < 0 ? -1 : varValue;
+  return skipVarint(raw, outputsStart(raw)) < 0 ? -1 : varValue;
 }
 
 /** The u64 LE value at `off` (an output's value). */
