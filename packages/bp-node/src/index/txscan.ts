@@ -37,27 +37,26 @@ function inputsStart(raw: Uint8Array): number {
 
 /** Offset of input `vin`'s outpoint (prev txid 32 | vout u32 LE), or -1. */
 export function inputAt(raw: Uint8Array, vin: number): number {
-  let p = skipVarint(raw, inputsStart(raw));
+  const p = skipVarint(raw, inputsStart(raw));
   if (p < 0 || vin < 0 || vin >= varValue) return -1;
-  for (let i = 0; i < vin; i++) {
-    p = skipVarint(raw, p + 36);
-    if (p < 0) return -1;
-    p += varValue + 4;
-  }
-  return p + 36 <= raw.length ? p : -1;
+  const q = skipInputs(raw, p, vin);
+  return q >= 0 && q + 36 <= raw.length ? q : -1;
 }
 
-/** Offset of the output count (past every input), or -1. */
-function outputsStart(raw: Uint8Array): number {
-  let p = skipVarint(raw, inputsStart(raw));
-  if (p < 0) return -1;
-  const nIn = varValue;
-  for (let i = 0; i < nIn; i++) {
+/** Offset after `n` inputs starting at `p` (outpoint 36 | script | sequence 4), or -1. */
+function skipInputs(raw: Uint8Array, p: number, n: number): number {
+  for (let i = 0; i < n; i++) {
     p = skipVarint(raw, p + 36);
     if (p < 0) return -1;
     p += varValue + 4;
   }
   return p;
+}
+
+/** Offset of the output count (past every input), or -1. */
+function outputsStart(raw: Uint8Array): number {
+  const p = skipVarint(raw, inputsStart(raw));
+  return p < 0 ? -1 : skipInputs(raw, p, varValue);
 }
 
 /** Offset of output `vout`'s value (u64 LE, then compactSize script length | script), or -1. */
