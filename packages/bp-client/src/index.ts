@@ -26,6 +26,7 @@ export {
   type BpdNotification,
   type DescriptorEvent,
   type DescriptorSubscribeOptions,
+  HELLO_TOPIC,
   type MatchEvent,
   type MatchSubscribeOptions,
   MatchSubscription,
@@ -42,5 +43,6 @@ export {
   type WatchMatches,
   type WatchSubscribeOptions,
   WatchSubscription,
+  type WatchWithdrawal,
 } from './watch.ts';
-export { bpdDecoders, readWatchMatches, WatchMatchesView } from './watch-read.ts';
+export { bpdDecoders, readWatchMatches, readWatchWithdrawn, WatchMatchesView } from './watch-read.ts';

@@ -21,6 +21,14 @@ export interface SubscribeOptions<X extends BodyDecoders<BpdMessages> = NoDecode
    * whatever the notifications were keeping current.
    */
   onGap?: (gap: Gap) => void;
+  /**
+   * bpd restarted: a notification of another run (epoch) than the one that answered the ping
+   * arrived, once per new run. `hello`, which bpd publishes every few seconds, is subscribed to
+   * for this: the restart is seen within that interval, matches or not. Subscriptions made
+   * with a restarted bpd that kept nothing must be made again (WatchChannel and
+   * MatchSubscription do).
+   */
+  onRestart?: (gap: Gap) => void;
   /** How long to wait for the subscription to become active. Default 5 s. */
   readyTimeoutMs?: number;
 }
@@ -34,6 +42,9 @@ export function topicMatches(asked: readonly string[], topic: string): boolean {
   return false;
 }
 
+/** bpd's periodic notification (TOPIC.hello in bp-node's push.ts): every Subscription hears it. */
+export const HELLO_TOPIC = 'hello';
+
 /**
  * A SUB socket on bpd's publisher. ZeroMQ applies a subscription some time after it is made
  * (the "slow joiner"), so `open` resolves only once a `pong` it asked for came through: every
@@ -43,9 +54,13 @@ export class Subscription<X extends BodyDecoders<BpdMessages> = NoDecoders> {
   private constructor(
     readonly subscriber: Subscriber<BpdMessages, X>,
     private readonly loop: Promise<void>,
-    /** The publisher's run, from the pong: a notification of another epoch means bpd restarted. */
-    readonly epoch: number,
+    private readonly run: { epoch: number },
   ) {}
+
+  /** The publisher's run: from the pong, then from the latest notification. */
+  get epoch(): number {
+    return this.run.epoch;
+  }
 
   get stats() {
     return this.subscriber.stats;
@@ -63,13 +78,14 @@ export class Subscription<X extends BodyDecoders<BpdMessages> = NoDecoders> {
       decoders: opts.decoders,
       endpoint: client.pubEndpoint,
       curve: client.curve,
-      topics: [...topics, pingTopic],
+      topics: [...topics, HELLO_TOPIC, pingTopic],
       onGap: (g) => {
-        if (!g.topic.startsWith('ping/')) opts.onGap?.(g);
+        if (!g.topic.startsWith('ping/') && topicMatches(topics, g.topic)) opts.onGap?.(g);
       },
     });
     let ready!: () => void;
-    let epoch = 0;
+    // 0 until the pong: notifications before it are of the run the pong will name, or older.
+    const run = { epoch: 0 };
     const isReady = new Promise<void>((r) => {
       ready = r;
     });
@@ -77,10 +93,14 @@ export class Subscription<X extends BodyDecoders<BpdMessages> = NoDecoders> {
       for await (const n of sub) {
         if (n.name === 'pong') {
           if ((n.body as BodyOf<BpdMessages, 'pong'>).token === token) {
-            epoch = n.epoch;
+            run.epoch = n.epoch;
             ready();
           }
           continue;
+        }
+        if (run.epoch !== 0 && n.epoch !== run.epoch) {
+          run.epoch = n.epoch;
+          opts.onRestart?.({ topic: n.topic, reason: 'restart', expected: 0n, received: n.seq, missed: 0n });
         }
         if (topicMatches(topics, n.topic)) opts.onNotification(n);
       }
@@ -102,7 +122,7 @@ export class Subscription<X extends BodyDecoders<BpdMessages> = NoDecoders> {
       throw e;
     }
     sub.unsubscribe(pingTopic);
-    return new Subscription(sub, loop, epoch);
+    return new Subscription(sub, loop, run);
   }
 
   close(): Promise<void> {
@@ -152,14 +172,16 @@ interface MatchCommonOptions {
 }
 
 /**
- * A match or activity that was confirmed (at `height` in `blockHash`, with the short id it had
- * there) and is no longer: a reorg disconnected its block. `inMempool`: its tx is back in bpd's
- * mempool; it is withdrawn again with `inMempool` false if it leaves without confirming. One that
- * confirms on the new branch arrives again through onMatch / onActivity.
+ * A match or activity published earlier that no longer holds. With a height: it was confirmed
+ * (at `height` in `blockHash`, with the short id it had there) and a reorg disconnected its
+ * block; `inMempool`: its tx is back in bpd's mempool, and it is withdrawn again with `inMempool`
+ * false if it leaves without confirming; one that confirms on the new branch arrives again
+ * through onMatch / onActivity. Height null: a mempool match whose tx left the mempool without
+ * confirming (a block confirmed a conflicting spend, a replacement, an eviction).
  */
 export type Withdrawn<E> = Omit<E, 'height' | 'blockHash'> & {
-  height: number;
-  blockHash: string;
+  height: number | null;
+  blockHash: string | null;
   inMempool: boolean;
 };
 
@@ -230,13 +252,15 @@ export class MatchSubscription {
       target.kind === 'pattern'
         ? client.watchPattern(target.text, { subscription: id, persist: o.persist })
         : client.watchDescriptor(target.text, { subscription: id, gap: target.gap, persist: o.persist });
+    // Restarts come once per new run through onRestart (also without matches: `hello`).
     const onGap = (g: Gap) => {
-      if (g.reason === 'restart')
-        register().then(
-          () => o.onResync?.(g),
-          (e) => o.onError?.(e as Error),
-        );
-      else o.onResync?.(g);
+      if (g.reason === 'gap') o.onResync?.(g);
+    };
+    const onRestart = (g: Gap) => {
+      register().then(
+        () => o.onResync?.(g),
+        (e) => o.onError?.(e as Error),
+      );
     };
     const onNotification = (n: BpdNotification) => {
       if (n.name === 'patternMatch' && 'onMatch' in o) {
@@ -246,8 +270,13 @@ export class MatchSubscription {
       } else if (n.name === 'patternWithdrawn' && 'onMatch' in o) {
         const b = n.body;
         if (b.subscription !== id) return;
-        const { height, inMempool } = b;
-        o.onWithdrawn?.({ ...matchEvent(id, b), height, blockHash: toHexReversed(b.blockHash), inMempool });
+        const { inMempool } = b;
+        o.onWithdrawn?.({
+          ...matchEvent(id, b),
+          height: b.height ?? null,
+          blockHash: hexOf(b.blockHash),
+          inMempool,
+        });
       } else if (n.name === 'descriptorActivity' && 'onActivity' in o) {
         const b = n.body;
         if (b.subscription !== id) return;
@@ -255,19 +284,22 @@ export class MatchSubscription {
       } else if (n.name === 'descriptorWithdrawn' && 'onActivity' in o) {
         const b = n.body;
         if (b.subscription !== id) return;
-        const { height, inMempool } = b;
         o.onWithdrawn?.({
           ...descriptorEvent(id, b),
-          height,
-          blockHash: toHexReversed(b.blockHash),
-          inMempool,
+          height: b.height ?? null,
+          blockHash: hexOf(b.blockHash),
+          inMempool: b.inMempool,
         });
       } else if (n.name === 'reorg') {
         o.onReorg?.({ ...n.body, forkHash: toHexReversed(n.body.forkHash) });
       }
     };
     const topic = target.kind === 'pattern' ? `match/${id}` : `descriptor/${id}`;
-    const subscription = await Subscription.open(client, [topic, 'reorg'], { onNotification, onGap });
+    const subscription = await Subscription.open(client, [topic, 'reorg'], {
+      onNotification,
+      onGap,
+      onRestart,
+    });
     try {
       await register();
     } catch (e) {

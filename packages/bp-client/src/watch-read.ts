@@ -3,7 +3,7 @@ import { type BpdMessages, MAX_BATCH_ITEMS, MAX_SCRIPT } from '@lnpbp/bp-node/ap
 import type { BodyOf } from '@lnpbp/bus';
 
 /**
- * A client-side reader for `watchMatches` bodies, the mirror of bpd's WatchBatch writer
+ * A client-side reader for `watchMatches` (and `watchWithdrawn`, the same layout) bodies, the mirror of bpd's WatchBatch writer
  * (bp-node/src/api/watch-batch.ts). A block's message to one channel can hold thousands of
  * entries; the bus's generic schema decoder builds an object per struct and a copied
  * Uint8Array per hash for each, in code that is cold when the message arrives (one per block),
@@ -138,7 +138,15 @@ export class WatchMatchesView {
  * decoder would reject.
  */
 export function readWatchMatches(input: Uint8Array): WatchMatchesView {
-  const what = 'watchMatches';
+  return readWatchBody(input, 'watchMatches');
+}
+
+/** Reads a `watchWithdrawn` body: the layout of `watchMatches` (one schema for both). */
+export function readWatchWithdrawn(input: Uint8Array): WatchMatchesView {
+  return readWatchBody(input, 'watchWithdrawn');
+}
+
+function readWatchBody(input: Uint8Array, what: 'watchMatches' | 'watchWithdrawn'): WatchMatchesView {
   // A plain Uint8Array over the same memory: a received Buffer's slice() would not copy, and
   // the hashes and scripts handed out are copies (as the schema decoder's are).
   const body = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
@@ -268,4 +276,4 @@ export function readWatchMatches(input: Uint8Array): WatchMatchesView {
 }
 
 /** The bodies the client reads with its own decoders (see Subscriber's `decoders`). */
-export const bpdDecoders = { watchMatches: readWatchMatches } as const;
+export const bpdDecoders = { watchMatches: readWatchMatches, watchWithdrawn: readWatchWithdrawn } as const;

@@ -5,8 +5,6 @@
  * src/match/; this module turns its results into bus messages and its errors into typed
  * error replies that keep the position of the fault.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { type Descriptor, parseDescriptor } from '@lnpbp/bitcoin/descriptor/index';
 import { ValueError } from '@lnpbp/bitcoin/errors';
@@ -25,7 +23,7 @@ import { type BodyOf, type Handlers, RpcError } from '@lnpbp/bus';
 import type { ConnectResult } from '../index/connect.ts';
 import type { DisconnectResult } from '../index/disconnect.ts';
 import type { Index } from '../index/index.ts';
-import type { Mempool, MempoolEntry } from '../index/mempool.ts';
+import type { Mempool, MempoolEntry, RemoveReason } from '../index/mempool.ts';
 import {
   checkGap,
   DEFAULT_GAP,
@@ -48,6 +46,7 @@ import {
 } from '../match/push.ts';
 import { BpdError, type BpdMessages, MATCH_REPLY_BUDGET, MAX_PAGE } from './messages.ts';
 import { SUBSCRIPTION_RE, WatchTable } from './watch.ts';
+import { WatchFiles } from './watch-files.ts';
 
 export const MATCH_TOPIC = {
   match: (sub: string) => `match/${sub}`,
@@ -132,19 +131,33 @@ interface StoredWatch {
   gap?: number;
 }
 
+type Entry = StoredWatch & { persist: boolean };
+
 /**
  * Pattern and descriptor subscriptions by id. Persisted ones live in `<dir>/<id>.json` (text,
- * kind, gap), written to a temp file then renamed as watch sets are.
+ * kind, gap; WatchFiles, as watch sets).
  */
 export class MatchWatchTable {
   readonly patterns = new PatternWatches();
   readonly descriptors = new DescriptorWatches();
-  private readonly entries = new Map<string, StoredWatch & { persist: boolean }>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly files: WatchFiles;
+  /** Loaded descriptor watches whose gap scan has not finished (not matched yet). */
+  private readonly rescans = new Set<string>();
+  /** Settles when the scans `load` started are done. */
+  rescanned: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly dir: string | null,
+    dir: string | null,
     private readonly maxSets = 10_000,
-  ) {}
+  ) {
+    this.files = new WatchFiles(dir);
+  }
+
+  /** Loaded descriptor watches still being scanned. */
+  get rescanning(): number {
+    return this.rescans.size;
+  }
 
   get size(): number {
     return this.entries.size;
@@ -190,7 +203,7 @@ export class MatchWatchTable {
     const was = this.entries.get(w.id)?.persist ?? false;
     const p = persist || was;
     this.entries.set(w.id, { ...w, persist: p });
-    if (p) this.save(w);
+    if (p) this.files.save(w.id, w);
   }
 
   remove(id: string): boolean {
@@ -199,7 +212,7 @@ export class MatchWatchTable {
     this.entries.delete(id);
     this.patterns.remove(id);
     this.descriptors.remove(id);
-    if (e.persist) this.unsave(id);
+    if (e.persist) this.files.remove(id);
     return true;
   }
 
@@ -207,49 +220,59 @@ export class MatchWatchTable {
     return this.entries.get(id)?.persist ?? false;
   }
 
-  private file(id: string): string {
-    return join(this.dir!, `${id}.json`);
-  }
-
-  private save(w: StoredWatch): void {
-    if (!this.dir) return;
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file(w.id)}.tmp`;
-    writeFileSync(tmp, JSON.stringify(w), { mode: 0o600 });
-    renameSync(tmp, this.file(w.id));
-  }
-
-  private unsave(id: string): void {
-    if (this.dir) rmSync(this.file(id), { force: true });
-  }
-
-  /** Loads persisted watches (descriptor windows start past the index's used indexes). */
+  /**
+   * Loads persisted watches. With an index, a descriptor watch's window starts past the indexes
+   * the chain has used: that gap scan is the one requests use (scanDescriptorAsync, in slices),
+   * run in the background one watch after another, so a large persisted watch does not hold up
+   * start-up or the requests served meanwhile; each watch is matched once its scan is done
+   * (`rescanned` settles when all are). Its subscriber, like any after a restart, re-reads by
+   * query. The count includes them.
+   */
   load(index?: Index): { sets: number; skipped: string[] } {
-    const skipped: string[] = [];
-    if (!this.dir) return { sets: 0, skipped };
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return { sets: 0, skipped };
-    }
-    let n = 0;
-    for (const name of names) {
-      if (!name.endsWith('.json')) continue;
+    const queue: { id: string; d: Descriptor; gap: number; entry: Entry }[] = [];
+    const r = this.files.load((json) => {
+      const w = json as StoredWatch;
+      if (typeof w.id !== 'string' || !SUBSCRIPTION_RE.test(w.id) || typeof w.text !== 'string')
+        throw new Error('bad watch file');
+      if (w.kind === 'pattern') this.addPattern(w.id, compilePattern(w.text), w.text, true);
+      else if (w.kind === 'descriptor') {
+        const d = watchOnlyDescriptor(w.text);
+        const gap = checkGap(w.gap);
+        if (!index) {
+          this.addDescriptor(w.id, d, w.text, gap, true, undefined);
+          return;
+        }
+        this.admit(w.id);
+        this.patterns.remove(w.id);
+        this.descriptors.remove(w.id);
+        const entry: Entry = { id: w.id, kind: 'descriptor', text: w.text, gap, persist: true };
+        this.entries.set(w.id, entry);
+        this.rescans.add(w.id);
+        queue.push({ id: w.id, d, gap, entry });
+      } else throw new Error('bad kind');
+    });
+    if (index && queue.length > 0) this.rescanned = this.rescan(index, queue);
+    return r;
+  }
+
+  private async rescan(
+    index: Index,
+    queue: { id: string; d: Descriptor; gap: number; entry: Entry }[],
+  ): Promise<void> {
+    for (const q of queue) {
       try {
-        const w = JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as StoredWatch;
-        if (typeof w.id !== 'string' || !SUBSCRIPTION_RE.test(w.id) || typeof w.text !== 'string')
-          throw new Error('bad watch file');
-        if (w.kind === 'pattern') this.addPattern(w.id, compilePattern(w.text), w.text, true);
-        else if (w.kind === 'descriptor')
-          this.addDescriptor(w.id, watchOnlyDescriptor(w.text), w.text, checkGap(w.gap), true, index);
-        else throw new Error('bad kind');
-        n++;
+        // Replaced by a request (which scanned for itself) or dropped meanwhile: nothing to do.
+        if (this.entries.get(q.id) !== q.entry) continue;
+        const scan = await scanDescriptorAsync(q.d, q.gap, (h) => hasHistory(index.store, h));
+        if (this.entries.get(q.id) !== q.entry) continue;
+        const lastUsed = scan.branches.map((b) => b.lastUsed);
+        this.descriptors.add(q.id, q.d, { gap: q.gap, lastUsed });
       } catch {
-        skipped.push(name);
+        // The index closed under it (shutdown): the file stays for the next start.
+      } finally {
+        this.rescans.delete(q.id);
       }
     }
-    return { sets: n, skipped };
   }
 }
 
@@ -466,6 +489,12 @@ function descriptorBody(h: DescriptorHit, shortId: bigint, at?: Confirmed): Desc
   };
 }
 
+/** The off-chain short id of a mempool hit's input or output. */
+const mempoolPatternId = (h: PatternHit) =>
+  h.vin !== undefined ? offchainInputId(h.txid, h.vin) : offchainOutputId(h.txid, h.vout!);
+const mempoolDescriptorId = (h: DescriptorHit) =>
+  h.kind === 'funding' ? offchainOutputId(h.txid, h.index) : offchainInputId(h.txid, h.index);
+
 /** The input or output a hit names, as `inputLo`/`outputLo` want it. */
 const patternLo = (p: number, h: PatternHit) =>
   h.vin !== undefined ? inputLo(p, h.vin) : outputLo(p, h.vout!);
@@ -504,19 +533,62 @@ export class MatchPusher {
   mempoolAdded(e: MempoolEntry): void {
     const { patterns, descriptors } = this.table;
     if (patterns.size > 0) {
-      for (const h of patterns.matchMempoolTx(this.index, this.mempool, e.tx)) {
+      for (const h of patterns.matchEntry(e)) {
         this.counts.match++;
-        const shortId =
-          h.vin !== undefined ? offchainInputId(h.txid, h.vin) : offchainOutputId(h.txid, h.vout!);
-        this.pub.publish(MATCH_TOPIC.match(h.subscription), 'patternMatch', patternBody(h, shortId));
+        this.pub.publish(
+          MATCH_TOPIC.match(h.subscription),
+          'patternMatch',
+          patternBody(h, mempoolPatternId(h)),
+        );
       }
     }
     if (descriptors.size > 0) {
-      for (const h of descriptors.matchMempoolTx(this.index, this.mempool, e.tx)) {
+      for (const h of descriptors.matchEntry(e)) {
         this.counts.descriptor++;
-        const shortId =
-          h.kind === 'funding' ? offchainOutputId(h.txid, h.index) : offchainInputId(h.txid, h.index);
-        this.pub.publish(MATCH_TOPIC.descriptor(h.watch), 'descriptorActivity', descriptorBody(h, shortId));
+        this.pub.publish(
+          MATCH_TOPIC.descriptor(h.watch),
+          'descriptorActivity',
+          descriptorBody(h, mempoolDescriptorId(h)),
+        );
+      }
+    }
+  }
+
+  /**
+   * A tx left the mempool without confirming: what it matched when it came is withdrawn (no
+   * height, `inMempool` false). A tx followed since a reorg withdrew its confirmed matches is
+   * withdrawn again as such (with the height it had), not twice.
+   */
+  mempoolRemoved(e: MempoolEntry, _why: RemoveReason): void {
+    const key = toHex(e.txid);
+    const followed = this.pending.get(key);
+    const told = new Set<string>();
+    if (followed) {
+      this.pending.delete(key);
+      for (const n of followed) {
+        const sub = n.body.subscription;
+        if (!this.table.has(sub)) continue;
+        told.add(sub);
+        this.publishWithdrawn(sub, { ...n, body: { ...n.body, inMempool: false } } as Pending);
+      }
+    }
+    const { patterns, descriptors } = this.table;
+    if (patterns.size > 0) {
+      for (const h of patterns.matchEntry(e)) {
+        if (told.has(h.subscription)) continue;
+        this.publishWithdrawn(h.subscription, {
+          name: 'patternWithdrawn',
+          body: { ...patternBody(h, mempoolPatternId(h)), inMempool: false },
+        });
+      }
+    }
+    if (descriptors.size > 0) {
+      for (const h of descriptors.matchEntry(e, false)) {
+        if (told.has(h.watch)) continue;
+        this.publishWithdrawn(h.watch, {
+          name: 'descriptorWithdrawn',
+          body: { ...descriptorBody(h, mempoolDescriptorId(h)), inMempool: false },
+        });
       }
     }
   }

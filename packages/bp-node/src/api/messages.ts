@@ -43,6 +43,22 @@ const scriptMatch = t.struct({
   shortId: t.u64,
 });
 
+/** `watchMatches` and `watchWithdrawn` (one layout, one writer, one client reader). */
+const watchMatchesFields = {
+  channel: SUBSCRIPTION,
+  height: t.optional(t.u32),
+  blockHash: t.optional(t.bytes32),
+  more: t.bool,
+  subscriptions: t.list(
+    t.struct({
+      subscription: SUBSCRIPTION,
+      spends: t.list(spendMatch, MAX_BATCH_ITEMS),
+      scripts: t.list(scriptMatch, MAX_BATCH_ITEMS),
+    }),
+    MAX_BATCH_ITEMS,
+  ),
+} as const;
+
 const headerInfo = {
   height: t.u32,
   hash: t.bytes32,
@@ -421,7 +437,7 @@ export const bpdMessages = defineMessages(
     },
     patternWithdrawn: {
       id: 0x0208,
-      doc: 'Topic "match/<subscription>": a match confirmed at `height` in `blockHash` is no longer confirmed (the block was disconnected by a reorg); `shortId` is the id it had there. `inMempool`: the tx is back in the mempool (false: it left the mempool later, conflicted by the new branch, or never returned). Published per disconnected block before `reorg`; a match that confirms again on the new branch is published again as `patternMatch`.',
+      doc: 'Topic "match/<subscription>": a published match no longer holds. With `height` and `blockHash`: it was confirmed there and a reorg disconnected the block (published per disconnected block before `reorg`); `shortId` is the id it had there; `inMempool`: the tx is back in the mempool (false: it left the mempool later, conflicted by the new branch or dropped by the source, or never returned); a match that confirms again on the new branch is published again as `patternMatch`. Without them: a mempool match (`patternMatch` without height) whose tx left the mempool without confirming (conflicted by a block, replaced, evicted), `inMempool` false.',
       fields: {
         subscription: SUBSCRIPTION,
         txid: t.bytes32,
@@ -431,14 +447,14 @@ export const bpdMessages = defineMessages(
         script: t.bytes(MAX_REVEALED),
         bindings: t.list(binding, 1_000),
         shortId: t.u64,
-        height: t.u32,
-        blockHash: t.bytes32,
+        height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
         inMempool: t.bool,
       },
     },
     descriptorWithdrawn: {
       id: 0x0209,
-      doc: 'Topic "descriptor/<subscription>": descriptor activity confirmed at `height` in `blockHash` is no longer confirmed (reorg); fields as `descriptorActivity`, `inMempool` as in `patternWithdrawn`. Activity confirmed again on the new branch is published again as `descriptorActivity`.',
+      doc: 'Topic "descriptor/<subscription>": published descriptor activity no longer holds: confirmed at `height` in `blockHash` and disconnected by a reorg, or (neither) mempool activity whose tx left the mempool without confirming; fields as `descriptorActivity`, `inMempool` as in `patternWithdrawn`. Activity confirmed again on the new branch is published again as `descriptorActivity`.',
       fields: {
         subscription: SUBSCRIPTION,
         txid: t.bytes32,
@@ -448,32 +464,30 @@ export const bpdMessages = defineMessages(
         script: t.bytes(MAX_SCRIPT),
         ...derivation,
         shortId: t.u64,
-        height: t.u32,
-        blockHash: t.bytes32,
+        height: t.optional(t.u32),
+        blockHash: t.optional(t.bytes32),
         inMempool: t.bool,
       },
     },
     watchMatches: {
       id: 0x020a,
-      doc: 'Topic "watch/<channel>": every match of the channel\'s watch sets in one connected block (`height`, `blockHash`) or one mempool tx (neither), grouped by subscription. A watched outpoint spent from the mempool is published again when confirmed. `more`: further parts of the same block or tx follow (a part holds at most MAX_BATCH_ITEMS entries). The topic\'s sequence number counts per channel: a gap means every set of the channel may have missed matches.',
-      fields: {
-        channel: SUBSCRIPTION,
-        height: t.optional(t.u32),
-        blockHash: t.optional(t.bytes32),
-        more: t.bool,
-        subscriptions: t.list(
-          t.struct({
-            subscription: SUBSCRIPTION,
-            spends: t.list(spendMatch, MAX_BATCH_ITEMS),
-            scripts: t.list(scriptMatch, MAX_BATCH_ITEMS),
-          }),
-          MAX_BATCH_ITEMS,
-        ),
-      },
+      doc: 'Topic "watch/<channel>": every match of the channel\'s watch sets in one connected block (`height`, `blockHash`) or one mempool tx (neither), grouped by subscription. A watched outpoint spent from the mempool is published again when confirmed; a mempool match whose tx leaves without confirming is taken back by `watchWithdrawn`. `more`: further parts of the same block or tx follow (a part holds at most MAX_BATCH_ITEMS entries). The topic\'s sequence number counts per channel: a gap means every set of the channel may have missed matches.',
+      fields: watchMatchesFields,
+    },
+    watchWithdrawn: {
+      id: 0x020b,
+      doc: "Topic \"watch/<channel>\": a mempool tx whose matches were published (`watchMatches` without height) left the mempool without confirming; the entries are those matches again (the tx is each spend's `spendingTxid` and each script entry's `txid`), for the channel's sets now. `height`, `blockHash`: the connected block whose conflicting spend pushed it out (its own `watchMatches` follows); neither: the chain source dropped it (replaced, evicted for size, expired, or conflicted by a tx). Same layout and parts as `watchMatches`, same topic and sequence.",
+      fields: watchMatchesFields,
+    },
+    hello: {
+      id: 0x020c,
+      doc: 'Topic "hello": published when bpd\'s publisher starts and every `intervalMs` after, so a subscriber that heard nothing else learns of a restart (a new epoch in the bus header) within that time, and of a bpd gone quiet (none for a few intervals). `startedAt`: unix seconds bpd started.',
+      fields: { startedAt: t.u32, intervalMs: t.u32 },
     },
   },
   // 2: watch sets in channels, matches batched in watchMatches (spend, scriptActivity retired).
-  { service: 'bpd', version: 2 },
+  // 3: watchWithdrawn, hello; pattern/descriptor withdrawals of mempool matches (no height).
+  { service: 'bpd', version: 3 },
 );
 
 export type BpdMessages = typeof bpdMessages.table;

@@ -13,7 +13,7 @@ import {
 import { parseTx } from '@lnpbp/bitcoin/tx/parse';
 import type { BodyOf, NotificationName } from '@lnpbp/bus';
 import type { ConnectResult, Index } from '../index/index.ts';
-import type { AddResult, Mempool, MempoolEntry } from '../index/mempool.ts';
+import type { AddResult, Mempool, MempoolEntry, RemoveReason } from '../index/mempool.ts';
 import type { BpdMessages } from './messages.ts';
 import type { WatchTable } from './watch.ts';
 import { WatchBatch } from './watch-batch.ts';
@@ -36,6 +36,7 @@ export const TOPIC = {
   block: 'block',
   reorg: 'reorg',
   tx: 'tx',
+  hello: 'hello',
   watch: (channel: string) => `watch/${channel}`,
   ping: (token: bigint) => `ping/${token.toString(16).padStart(16, '0')}`,
 } as const;
@@ -43,7 +44,23 @@ export const TOPIC = {
 /** Pattern and descriptor subscriptions (api/match.ts MatchPusher), matched after the watch sets. */
 export interface MatchPush {
   mempoolAdded(e: MempoolEntry): void;
+  /** A tx left the mempool without confirming (never called for `confirmed`). */
+  mempoolRemoved(e: MempoolEntry, why: RemoveReason): void;
   blockConnected(r: ConnectResult): void;
+}
+
+/** How often `hello` is published (docs/bpd-api.md, Push: a restart is seen within this). */
+export const HELLO_INTERVAL_MS = 5_000;
+/**
+ * `hello` also goes out this long after start: subscribers of the previous run reconnect within
+ * ZeroMQ's reconnect interval (100 ms, growing) and miss the first one.
+ */
+const HELLO_EARLY_MS = [300, 1_000, 2_500];
+
+export interface PusherOptions {
+  helloIntervalMs?: number;
+  /** Unix seconds, for `hello`; default when the Pusher is made. */
+  startedAt?: number;
 }
 
 interface SyncEvents {
@@ -57,15 +74,30 @@ interface SyncEvents {
 /**
  * Turns index and mempool changes into notifications: every connected block (`block`), every
  * reorg (`reorg`), every mempool arrival (`tx`), and the matches against the watch table, one
- * `watchMatches` per channel per block or tx (`watch/<channel>`). The Mempool has no arrival
- * event, so its `add` is wrapped on this instance (txs that come back from disconnected blocks
- * go through `add` too, so they are announced again).
+ * `watchMatches` per channel per block or tx (`watch/<channel>`); a mempool tx that leaves
+ * without confirming takes its matches back (`watchWithdrawn`, matched again from the entry as
+ * it arrived). The Mempool has no arrival event, so its `add` is wrapped on this instance (txs
+ * that come back from disconnected blocks go through `add` too, so they are announced again);
+ * exits come through its `onRemove`, the one place every path of removal passes. `hello` goes
+ * out at start and every few seconds, so clients see a restart without waiting for a match.
  */
 export class Pusher extends EventEmitter {
   /** Published by kind, for status: spend and script count match entries, watchMatches messages. */
-  readonly counts = { block: 0, reorg: 0, tx: 0, spend: 0, script: 0, watchMatches: 0 };
+  readonly counts = {
+    block: 0,
+    reorg: 0,
+    tx: 0,
+    spend: 0,
+    script: 0,
+    watchMatches: 0,
+    watchWithdrawn: 0,
+    hello: 0,
+  };
   private readonly topics = new Map<string, string>();
   private readonly batch = new WatchBatch();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly helloMs: number;
+  private readonly startedAt: number;
 
   constructor(
     private readonly index: Index,
@@ -73,8 +105,11 @@ export class Pusher extends EventEmitter {
     private readonly watches: WatchTable,
     private readonly pub: PublishEncoded,
     private readonly matches?: MatchPush,
+    opts: PusherOptions = {},
   ) {
     super();
+    this.helloMs = opts.helloIntervalMs ?? HELLO_INTERVAL_MS;
+    this.startedAt = opts.startedAt ?? Math.floor(Date.now() / 1000);
   }
 
   attach(syncer: SyncEvents): void {
@@ -88,18 +123,48 @@ export class Pusher extends EventEmitter {
       }
       return r;
     };
+    const before = mp.onRemove;
+    mp.onRemove = (e, why) => {
+      before?.(e, why);
+      if (why !== 'confirmed') this.mempoolRemoved(e, why);
+    };
     syncer.on('block', (r) => this.blockConnected(r));
     syncer.on('reorg', (r) => {
       this.counts.reorg++;
       this.pub.publish(TOPIC.reorg, 'reorg', r);
       this.emit('published');
     });
+    this.startHello();
   }
 
-  private publishBatch(b: WatchBatch, block?: { height: number; hash: Uint8Array }): void {
+  /** `hello` now, a few times early, then every interval (timers unref'd: they keep nothing alive). */
+  private startHello(): void {
+    if (this.helloMs <= 0 || this.timers.length > 0) return;
+    const say = () => {
+      this.counts.hello++;
+      this.pub.publish(TOPIC.hello, 'hello', { startedAt: this.startedAt, intervalMs: this.helloMs });
+    };
+    say();
+    for (const ms of HELLO_EARLY_MS) if (ms < this.helloMs) this.timers.push(setTimeout(say, ms).unref());
+    this.timers.push(setInterval(say, this.helloMs).unref());
+  }
+
+  /** Stops `hello` (before the publisher closes). */
+  close(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.length = 0;
+  }
+
+  private publishBatch(
+    b: WatchBatch,
+    block?: { height: number; hash: Uint8Array },
+    name: 'watchMatches' | 'watchWithdrawn' = 'watchMatches',
+  ): void {
     if (b.empty) return;
-    this.counts.spend += b.spends;
-    this.counts.script += b.scripts;
+    if (name === 'watchMatches') {
+      this.counts.spend += b.spends;
+      this.counts.script += b.scripts;
+    }
     for (const p of b.bodies(block)) {
       let topic = this.topics.get(p.channel);
       if (topic === undefined) {
@@ -108,8 +173,8 @@ export class Pusher extends EventEmitter {
         if (this.topics.size > 100_000) this.topics.clear();
         this.topics.set(p.channel, topic);
       }
-      this.counts.watchMatches++;
-      this.pub.publishEncoded(topic, 'watchMatches', p.body);
+      this.counts[name]++;
+      this.pub.publishEncoded(topic, name, p.body);
     }
   }
 
@@ -121,6 +186,24 @@ export class Pusher extends EventEmitter {
       vsize: e.vsize,
       fee: e.fee ?? undefined,
     });
+    this.publishBatch(this.matchEntry(e));
+    this.matches?.mempoolAdded(e);
+    this.emit('published');
+  }
+
+  /**
+   * A tx left the mempool without confirming: its matches, as `mempoolAdded` found them (the
+   * entry keeps what its inputs spent), withdrawn; a conflict names the block that caused it.
+   */
+  mempoolRemoved(e: MempoolEntry, why: RemoveReason): void {
+    const tip = why === 'conflict' ? this.index.tip() : null;
+    this.publishBatch(this.matchEntry(e), tip ?? undefined, 'watchWithdrawn');
+    this.matches?.mempoolRemoved(e, why);
+    this.emit('published');
+  }
+
+  /** The watch-set matches of one mempool entry, in the batch. */
+  private matchEntry(e: MempoolEntry): WatchBatch {
     const w = this.watches;
     const b = this.batch;
     b.reset(w.slotCount);
@@ -128,7 +211,7 @@ export class Pusher extends EventEmitter {
       for (const [vin, inp] of e.tx.inputs.entries()) {
         const sets = w.watchersOfOutpoint(inp.prevTxid, inp.vout);
         if (!sets) continue;
-        const [hi, lo] = halves(this.mempool.outspend(inp.prevTxid, inp.vout)?.shortId ?? 0n);
+        const [hi, lo] = halves(offchainInputId(e.txid, vin));
         for (const set of sets) b.spend(set, inp.prevTxid, inp.vout, e.txid, vin, hi, lo);
       }
     }
@@ -136,8 +219,7 @@ export class Pusher extends EventEmitter {
       for (const [vin, hash] of e.spentScripts.entries()) {
         const sets = hash === null ? undefined : w.watchersOfScript(hash);
         if (!sets || hash === null) continue;
-        const inp = e.tx.inputs[vin];
-        const value = this.prevValue(inp.prevTxid, inp.vout);
+        const value = e.spent[vin]?.value ?? 0n;
         const [hi, lo] = halves(offchainInputId(e.txid, vin));
         for (const set of sets) b.script(set, set.scripts.get(hash)!, e.txid, 1, vin, value, hi, lo);
       }
@@ -149,15 +231,7 @@ export class Pusher extends EventEmitter {
         for (const set of sets) b.script(set, set.scripts.get(hash)!, e.txid, 0, vout, value, hi, lo);
       }
     }
-    this.publishBatch(b);
-    this.matches?.mempoolAdded(e);
-    this.emit('published');
-  }
-
-  private prevValue(txid: Uint8Array, vout: number): bigint {
-    const parent = this.mempool.get(txid);
-    if (parent) return parent.tx.outputs[vout]?.value ?? 0n;
-    return this.index.output(txid, vout)?.value ?? 0n;
+    return b;
   }
 
   blockConnected(r: ConnectResult): void {

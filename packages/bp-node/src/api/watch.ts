@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fromHex, toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
+import { WatchFiles } from './watch-files.ts';
 
 /**
  * Watch sets: per subscription, the outpoints and scripts a client wants to hear about, and the
  * channel its matches are published on (many sets share one: a client's thousands of sets cost
  * one message per block). Two reverse maps (outpoint -> sets, sha256(script) -> sets) make
  * matching a block or a mempool tx one map lookup per input and output, whatever the number of
- * sets. Persisted sets live in `<dir>/<subscription>.json` (written to a temp file, then
- * renamed, so a crash leaves the old or the new set, never half of one).
+ * sets. Persisted sets live in `<dir>/<subscription>.json` (WatchFiles).
  */
 export interface WatchSet {
   readonly id: string;
@@ -63,12 +61,15 @@ export class WatchTable {
   private items = 0;
   private readonly freeSlots: number[] = [];
   private slots = 0;
+  private readonly files: WatchFiles;
 
   constructor(
     /** Directory of persisted sets; null keeps nothing on disk. */
-    private readonly dir: string | null,
+    dir: string | null,
     private readonly limits: WatchLimits = { maxPerSet: 1_000_000, maxSets: 100_000 },
-  ) {}
+  ) {
+    this.files = new WatchFiles(dir);
+  }
 
   get itemCount(): number {
     return this.items;
@@ -174,69 +175,44 @@ export class WatchTable {
     return this.byOutpoint.size > 0;
   }
 
-  private file(id: string): string {
-    return join(this.dir!, `${id}.json`);
-  }
-
   private save(set: WatchSet): void {
-    if (!this.dir) return;
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const body = JSON.stringify({
+    this.files.save(set.id, {
       id: set.id,
       channel: set.channel,
       outpoints: [...set.outpoints].map(outpointText),
       scripts: [...set.scripts.values()].map(toHex),
     });
-    const tmp = `${this.file(set.id)}.tmp`;
-    writeFileSync(tmp, body, { mode: 0o600 });
-    renameSync(tmp, this.file(set.id));
   }
 
   private unsave(id: string): void {
-    if (this.dir) rmSync(this.file(id), { force: true });
+    this.files.remove(id);
   }
 
   /** Loads persisted sets; returns how many, and the files it skipped as unreadable. */
   load(): { sets: number; skipped: string[] } {
-    const skipped: string[] = [];
-    if (!this.dir) return { sets: 0, skipped };
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return { sets: 0, skipped };
-    }
-    let n = 0;
-    for (const name of names) {
-      if (!name.endsWith('.json')) continue;
-      try {
-        const j = JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as {
-          id: string;
-          /** Absent in sets kept before channels: their own channel. */
-          channel?: string;
-          outpoints: string[];
-          scripts: string[];
-        };
-        if (!SUBSCRIPTION_RE.test(j.id)) throw new Error('bad id');
-        const channel = j.channel ?? j.id;
-        if (!SUBSCRIPTION_RE.test(channel)) throw new Error('bad channel');
-        const outpoints = j.outpoints.map((k) => {
-          const m = /^([0-9a-f]{64}):([0-9]{1,10})$/.exec(k);
-          const v = Number(m?.[2]);
-          if (!m || v > 0xffffffff) throw new Error('bad outpoint');
-          return { txid: fromHex(m[1]), vout: v };
-        });
-        const scripts = j.scripts.map((s) => fromHex(s));
-        this.remove(j.id);
-        const set = this.newSet(j.id, channel, true);
-        for (const o of outpoints) this.addOutpoint(set, o.txid, o.vout);
-        for (const s of scripts) this.addScript(set, toHex(sha256(s)), s);
-        n++;
-      } catch {
-        skipped.push(name);
-      }
-    }
-    return { sets: n, skipped };
+    return this.files.load((json) => {
+      const j = json as {
+        id: string;
+        /** Absent in sets kept before channels: their own channel. */
+        channel?: string;
+        outpoints: string[];
+        scripts: string[];
+      };
+      if (!SUBSCRIPTION_RE.test(j.id)) throw new Error('bad id');
+      const channel = j.channel ?? j.id;
+      if (!SUBSCRIPTION_RE.test(channel)) throw new Error('bad channel');
+      const outpoints = j.outpoints.map((k) => {
+        const m = /^([0-9a-f]{64}):([0-9]{1,10})$/.exec(k);
+        const v = Number(m?.[2]);
+        if (!m || v > 0xffffffff) throw new Error('bad outpoint');
+        return { txid: fromHex(m[1]), vout: v };
+      });
+      const scripts = j.scripts.map((s) => fromHex(s));
+      this.remove(j.id);
+      const set = this.newSet(j.id, channel, true);
+      for (const o of outpoints) this.addOutpoint(set, o.txid, o.vout);
+      for (const s of scripts) this.addScript(set, toHex(sha256(s)), s);
+    });
   }
 }
 

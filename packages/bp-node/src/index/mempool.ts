@@ -13,6 +13,13 @@ import type { Index } from './index.ts';
  * They leave when a block confirms them, when a block confirms a conflicting spend (taking
  * their descendants along), when the source evicts them, or when a new tx replaces them (the
  * source accepted it, so it won); txs of disconnected blocks come back.
+ *
+ * How the source tells of evictions: bitcoind's ZMQ `sequence` R (expiry, size limit, RBF,
+ * conflicts; not block inclusion) and, without ZMQ, the `getrawmempool` poll (which cannot tell a
+ * confirmation from an eviction) reach `remove(txid, 'evicted')` through the Syncer; a P2P peer
+ * announces no evictions (its txs leave here by confirmation, conflict or replacement only). No
+ * size limit of our own: the source's bounds the mirror. Every exit, whatever its path, goes
+ * through `drop`, which calls `onRemove` (push announces withdrawals from there).
  */
 export interface MempoolEntry {
   txid: Uint8Array;
@@ -29,8 +36,18 @@ export interface MempoolEntry {
   fee: bigint | null;
   /** sha256(script) hex of each spent output (null when unknown), by input. */
   spentScripts: (string | null)[];
+  /**
+   * The spent outputs themselves (null when unknown), by input: what the tx matched when it
+   * came is matched again from these when it leaves (its parents may have left before it).
+   */
+  spent: (SpentOutput | null)[];
   /** sha256(script) hex of each output. */
   outScripts: string[];
+}
+
+export interface SpentOutput {
+  script: Uint8Array;
+  value: bigint;
 }
 
 export interface MempoolSpend {
@@ -61,7 +78,11 @@ export class Mempool {
   private readonly byScript = new Map<string, Set<string>>();
   private seq = 0;
   private bytes = 0;
-  /** Called for every tx that leaves, with why (push notifications, logs). */
+  /**
+   * Called for every tx that leaves, with why (push notifications, logs), after it left: the
+   * mempool no longer holds it (nor, when a tree leaves, its ancestors already dropped). For a
+   * `conflict`, the conflicting block is already in the index (its tip).
+   */
   onRemove: ((e: MempoolEntry, why: RemoveReason) => void) | null = null;
 
   constructor(private readonly index: Index) {}
@@ -97,9 +118,11 @@ export class Mempool {
     const owned = parseTx(own);
     let fee: bigint | null = 0n;
     const spentScripts: (string | null)[] = [];
+    const spent: (SpentOutput | null)[] = [];
     for (const [vin, inp] of owned.inputs.entries()) {
       const prev = this.prevout(inp.prevTxid, inp.vout);
       spentScripts.push(prev ? toHex(sha256(prev.script)) : null);
+      spent.push(prev);
       if (prev && fee !== null) fee += prev.value;
       else fee = null;
       this.spent.set(outpoint(toHex(inp.prevTxid), inp.vout), { txid: key, vin });
@@ -116,6 +139,7 @@ export class Mempool {
       vsize: owned.vsize,
       fee,
       spentScripts,
+      spent,
       outScripts,
     };
     this.entries.set(key, entry);
@@ -133,13 +157,14 @@ export class Mempool {
   }
 
   /** The output a mempool input spends: confirmed (index) or from another mempool tx. */
-  private prevout(txid: Uint8Array, vout: number): { value: bigint; script: Uint8Array } | null {
+  private prevout(txid: Uint8Array, vout: number): SpentOutput | null {
     const parent = this.entries.get(toHex(txid));
     if (parent) {
       const o = parent.tx.outputs[vout];
       return o ? { value: o.value, script: o.scriptPubKey } : null;
     }
-    return this.index.output(txid, vout);
+    const o = this.index.output(txid, vout);
+    return o ? { value: o.value, script: o.script } : null;
   }
 
   /** Removes a tx and every mempool tx that spends its outputs. */
@@ -211,6 +236,7 @@ export class Mempool {
         if (prev && e.spentScripts[vin] === null) {
           const s = toHex(sha256(prev.script));
           e.spentScripts[vin] = s;
+          e.spent[vin] = prev;
           let set = this.byScript.get(s);
           if (!set) {
             set = new Set();
@@ -226,6 +252,7 @@ export class Mempool {
     }
   }
 
+  /** Forgets everything without announcing it (tests; a source's view reset is not one). */
   clear(): void {
     this.entries.clear();
     this.spent.clear();

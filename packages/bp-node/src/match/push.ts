@@ -12,7 +12,7 @@ import { type CompiledPattern, type ShapeContext, scriptShape } from '@lnpbp/bit
 import type { Block, Tx } from '@lnpbp/bitcoin/tx/types';
 import { readStoredBlock } from '../index/disconnect.ts';
 import type { Index } from '../index/index.ts';
-import type { Mempool } from '../index/mempool.ts';
+import type { Mempool, MempoolEntry } from '../index/mempool.ts';
 import { isRecordedScriptPubKey, revealedOf } from '../index/shapes.ts';
 import { decodeUndo } from '../index/undo.ts';
 import { checkGap, derive, hasHistory, scanDescriptor, watchOnlyDescriptor } from './descriptor.ts';
@@ -233,6 +233,16 @@ export class PatternWatches {
     );
   }
 
+  /** A mempool entry, with the spent scripts it kept when it came (also once it left). */
+  matchEntry(e: Pick<MempoolEntry, 'tx' | 'txid' | 'spent'>): PatternHit[] {
+    if (this.byKey.size === 0) return [];
+    return this.matchReveals(
+      e.txid,
+      null,
+      txReveals(e.tx, (vin) => e.spent[vin]?.script),
+    );
+  }
+
   /**
    * A block at `height` (ConnectResult.block, or DisconnectResult.block with `prevScripts` from
    * disconnectedSpentOutputs). Spent scripts come from the stored undo record unless given.
@@ -436,6 +446,14 @@ export class DescriptorWatches {
       const m = mempool?.get(inp.prevTxid)?.tx.outputs[inp.vout];
       return m ? { script: m.scriptPubKey, value: m.value } : undefined;
     });
+  }
+
+  /**
+   * A mempool entry, with the outputs it spent as it kept them when it came (also once it left);
+   * `advance` false for withdrawals.
+   */
+  matchEntry(e: Pick<MempoolEntry, 'tx' | 'spent'>, advance = true): DescriptorHit[] {
+    return this.matchTx(e.tx, null, (vin) => e.spent[vin] ?? undefined, advance);
   }
 
   /**

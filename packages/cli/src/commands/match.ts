@@ -216,7 +216,7 @@ export async function subscribeMatch(
           onWithdrawn: (e: Withdrawn<MatchEvent>) =>
             line(
               { event: 'withdrawn', ...e, shortId: sid(e.shortId) },
-              `withdrawn ${e.txid}:${e.vin ?? `o${e.vout}`} was at ${e.height} ${withdrawnText(e.inMempool)}`,
+              `withdrawn ${e.txid}:${e.vin ?? `o${e.vout}`} was at ${heightText(e.height)} ${withdrawnText(e.inMempool)}`,
             ),
         })
       : c.subscribeDescriptor(pos[0], {
@@ -230,7 +230,7 @@ export async function subscribeMatch(
           onWithdrawn: (e: Withdrawn<DescriptorEvent>) =>
             line(
               { event: 'withdrawn', ...e, shortId: sid(e.shortId) },
-              `withdrawn ${e.kind} ${e.txid}:${e.index} was at ${e.height}${derivationText(e)} ${withdrawnText(e.inMempool)}`,
+              `withdrawn ${e.kind} ${e.txid}:${e.index} was at ${heightText(e.height)}${derivationText(e)} ${withdrawnText(e.inMempool)}`,
             ),
         }),
   );

@@ -377,6 +377,26 @@ async function subscribe(c: BpClient, pos: string[], v: Values): Promise<void> {
             { event: 'script', ...e, shortId: sid(e.shortId) },
             `script ${e.script} ${e.kind} ${e.txid}:${e.index} ${e.value} at ${heightText(e.height)}`,
           ),
+        onWithdrawn: (w) => {
+          const cause = w.conflictHeight === null ? 'dropped' : 'conflict';
+          line(
+            {
+              event: 'withdrawn',
+              ...w,
+              cause,
+              spends: w.spends.map((e) => ({ ...e, shortId: sid(e.shortId) })),
+              scripts: w.scripts.map((e) => ({ ...e, shortId: sid(e.shortId) })),
+            },
+            `withdrawn ${w.txid} left the mempool (${
+              w.conflictHeight === null
+                ? 'dropped by the source'
+                : `double spent at ${w.conflictHeight} ${w.conflictBlockHash}`
+            }): ${[
+              ...w.spends.map((e) => `spend ${e.txid}:${e.vout}`),
+              ...w.scripts.map((e) => `script ${e.script} ${e.kind} :${e.index}`),
+            ].join(', ')}`,
+          );
+        },
         onReorg: (r) =>
           line(
             { event: 'reorg', ...r },
