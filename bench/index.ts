@@ -1,8 +1,12 @@
 /**
  * Index benchmark: bpd's connectBlock (verify, block file append, one LMDB write transaction per
- * block, every table) over real mainnet blocks, into a fresh temp datadir per run.
+ * block, every table) over real mainnet blocks, into a fresh temp datadir per run; beside it the
+ * batched catch-up path (Index.connectBlocks: several blocks per transaction, rows sorted) with
+ * all blocks in one batch and in batches of 2, and the one-batch path with rows unsorted.
+ * Variants alternate within each round (same process, same blocks).
  *
  *   node --import tsx bench/index.ts [--rounds N] [--durability full|os|both] [--only genesis|modern]
+ *                                    [--modes block,all,2,all-unsorted]
  *
  * Chains: mainnet 0-599 from the blk files (an index from genesis), and 840002-840007 (an index
  * started at 840002, so most inputs spend outputs it does not hold and become `extspends` rows).
@@ -13,7 +17,7 @@
  * one), the UTXO set and blocks.dat separately; and the peak RSS.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBlkRecords } from '../packages/bitcoin/src/block/blkfile.ts';
 import { parseBlock } from '../packages/bitcoin/src/block/parse.ts';
@@ -32,6 +36,24 @@ const durabilityArg = arg('--durability') ?? 'both';
 const durabilities: ('full' | 'os')[] =
   durabilityArg === 'both' ? ['full', 'os'] : [durabilityArg as 'full' | 'os'];
 const only = arg('--only');
+
+/** How blocks are connected: one transaction each, or batches of `size` (0 = all). */
+interface Mode {
+  name: string;
+  batch: number | null;
+  sort: boolean;
+}
+const MODES: Record<string, Mode> = {
+  block: { name: 'per block', batch: null, sort: true },
+  all: { name: 'one batch', batch: 0, sort: true },
+  '2': { name: 'batches of 2', batch: 2, sort: true },
+  'all-unsorted': { name: 'one batch, rows unsorted', batch: 0, sort: false },
+};
+const modes = (arg('--modes') ?? 'block,all,2,all-unsorted').split(',').map((m) => {
+  const mode = MODES[m];
+  if (!mode) throw new Error(`unknown mode ${m}`);
+  return mode;
+});
 
 interface Chain {
   name: string;
@@ -118,13 +140,20 @@ async function compactedCopy(ix: ReturnType<typeof openIndex>, dir: string, name
   return statSync(join(copy, 'data.mdb')).size;
 }
 
-async function runOnce(chain: Chain, durability: 'full' | 'os'): Promise<RunResult> {
+async function runOnce(chain: Chain, durability: 'full' | 'os', mode: Mode): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-index-'));
   try {
     const ix = openIndex(dir, 'mainnet', { durability });
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    for (const b of chain.blocks) ix.connectBlock(b.raw, b.height);
+    if (mode.batch === null) {
+      for (const b of chain.blocks) ix.connectBlock(b.raw, b.height);
+    } else {
+      const size = mode.batch === 0 ? chain.blocks.length : mode.batch;
+      for (let i = 0; i < chain.blocks.length; i += size) {
+        ix.connectBlocks(chain.blocks.slice(i, i + size), { sortRows: mode.sort });
+      }
+    }
     const secs = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const tables = tableBytes(ix);
@@ -163,7 +192,11 @@ const chains: Chain[] = [];
 if (only !== 'modern') chains.push(genesisChain());
 if (only !== 'genesis') chains.push(modernChain());
 
-console.log(`index bench: ${rounds} rounds, durability ${durabilities.join('/')}, node ${process.version}`);
+console.log(
+  `index bench: ${rounds} rounds, durability ${durabilities.join('/')}, modes ${modes.map((m) => m.name).join(' / ')}, node ${process.version}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 for (const chain of chains) {
   const items = chain.txs + chain.inputs + chain.outputs;
   console.log(
@@ -171,15 +204,27 @@ for (const chain of chains) {
   );
   let last: RunResult | null = null;
   for (const d of durabilities) {
-    const runs: RunResult[] = [];
-    for (let r = 0; r < rounds; r++) runs.push(await runOnce(chain, d));
-    const secs = median(runs.map((r) => r.secs));
-    const best = Math.min(...runs.map((r) => r.secs));
-    const cpu = median(runs.map((r) => r.cpuSecs));
-    console.log(
-      `  durability ${d.padEnd(4)}: ${f2(chain.bytes / 1e6 / secs)} MB/s median (best ${f2(chain.bytes / 1e6 / best)}), ${f2(chain.bytes / 1e6 / cpu)} MB/s per CPU second, ${f1(chain.blocks.length / secs)} blocks/s, ${f1(items / secs / 1e3)} k items/s`,
-    );
-    last = runs[runs.length - 1];
+    const runs = new Map<Mode, RunResult[]>(modes.map((m) => [m, []]));
+    for (let r = 0; r < rounds; r++) for (const m of modes) runs.get(m)!.push(await runOnce(chain, d, m));
+    const base = { wall: 0, cpu: 0 };
+    for (const m of modes) {
+      const rs = runs.get(m)!;
+      const secs = median(rs.map((r) => r.secs));
+      const best = Math.min(...rs.map((r) => r.secs));
+      const cpu = median(rs.map((r) => r.cpuSecs));
+      const wall = chain.bytes / 1e6 / secs;
+      const perCpu = chain.bytes / 1e6 / cpu;
+      if (m === modes[0]) Object.assign(base, { wall, cpu: perCpu });
+      const ratio =
+        m === modes[0]
+          ? ''
+          : `; x${f2(wall / base.wall)} wall, x${f2(perCpu / base.cpu)} per CPU s vs ${modes[0].name}`;
+      console.log(
+        `  durability ${d.padEnd(4)} ${m.name.padEnd(24)}: ${f2(wall)} MB/s median (best ${f2(chain.bytes / 1e6 / best)}), ${f2(perCpu)} MB/s per CPU second, ${f1(chain.blocks.length / secs)} blocks/s, ${f1(items / secs / 1e3)} k items/s${ratio}`,
+      );
+    }
+    const first = runs.get(modes[0])!;
+    last = first[first.length - 1];
   }
   if (!last) continue;
   const utxo = last.tables.utxos;

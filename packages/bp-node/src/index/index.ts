@@ -21,6 +21,7 @@ import {
   descriptorUtxos,
 } from '../match/descriptor.ts';
 import { type MatchOptions, type MatchPage, matchConfirmed } from '../match/pattern.ts';
+import { type BatchOptions, ConnectBatch } from './batch.ts';
 import { type CompactResult, compactIndex } from './compact.ts';
 import { type ConnectResult, connectBlock } from './connect.ts';
 import { type DisconnectResult, disconnectTip } from './disconnect.ts';
@@ -28,6 +29,7 @@ import { dumpHash, dumpIndex } from './dump.ts';
 import * as q from './queries.ts';
 import { Store, type StoreOptions, type Tip } from './store.ts';
 
+export type { BatchOptions, ConnectBatch } from './batch.ts';
 export type { CompactResult } from './compact.ts';
 export type { ConnectResult } from './connect.ts';
 export type { DisconnectResult } from './disconnect.ts';
@@ -57,7 +59,14 @@ export function openIndex(datadir: string, network: NetworkName, opts: StoreOpti
 }
 
 export class Index {
+  /** The batch being filled, if any: the index's writes wait until it commits or aborts. */
+  private openBatch: ConnectBatch | null = null;
+
   constructor(readonly store: Store) {}
+
+  private noBatch(what: string): void {
+    if (this.openBatch !== null) throw new Error(`${what} while a connect batch is open`);
+  }
 
   get network(): NetworkName {
     return this.store.network;
@@ -93,11 +102,46 @@ export class Index {
 
   /** Verifies and writes the block at height tip+1 (any height while empty). Throws BlockRejected. */
   connectBlock(raw: Uint8Array, height: number): ConnectResult {
+    this.noBatch('connectBlock');
     return connectBlock(this.store, raw, height);
+  }
+
+  /**
+   * Starts a batch: blocks added to it (add: verified, resolved, appended to blocks.dat) are
+   * written by its commit() in ONE LMDB transaction, from one block boundary to another. For
+   * catch-up; one batch at a time, and no other write (connect, disconnect, compact) until it
+   * commits or aborts.
+   */
+  batch(opts: BatchOptions = {}): ConnectBatch {
+    this.noBatch('batch');
+    const b = new ConnectBatch(this.store, opts, () => {
+      if (this.openBatch === b) this.openBatch = null;
+    });
+    this.openBatch = b;
+    return b;
+  }
+
+  /**
+   * Connects consecutive blocks in one transaction (a batch). When one fails verification the
+   * blocks before it are committed and its BlockRejected is thrown, as block by block.
+   */
+  connectBlocks(
+    blocks: readonly { raw: Uint8Array; height: number }[],
+    opts: BatchOptions = {},
+  ): ConnectResult[] {
+    const b = this.batch(opts);
+    try {
+      for (const x of blocks) b.add(x.raw, x.height);
+    } catch (e) {
+      b.commit();
+      throw e;
+    }
+    return b.commit();
   }
 
   /** Undoes the tip block; its non-coinbase txs are in the result for the mempool. */
   disconnectTip(): DisconnectResult {
+    this.noBatch('disconnectTip');
     return disconnectTip(this.store);
   }
 
@@ -240,6 +284,7 @@ export class Index {
    * flushed transaction; answers and the dump do not change.
    */
   compact(): CompactResult {
+    this.noBatch('compact');
     return compactIndex(this.store);
   }
 

@@ -1,0 +1,613 @@
+/**
+ * Connecting blocks in batches: several blocks verified and resolved in memory, then written in
+ * ONE LMDB write transaction that moves the index from the state after the batch's parent to
+ * the state after its last block (tip, blocks.dat end, every table). Per-block connect is a
+ * batch of one (connect.ts).
+ *
+ * Inside a batch:
+ * - outputs created by its blocks live in an in-memory overlay until the commit: an output
+ *   created and spent inside the batch never touches the UTXO table; inputs find the txs of
+ *   earlier blocks of the batch without an LMDB read;
+ * - the rows of the packed tables and the UTXO deletes are collected in typed arrays and
+ *   written in key order at the commit (sorted inserts are cheaper in lmdb-js);
+ * - each block's `block | txids | undo` record is appended to blocks.dat as it comes; one
+ *   fdatasync covers them all, before the commit that refers to them. A failed commit cuts the
+ *   file back to where the batch began.
+ *
+ * What a batch writes is exactly what connecting its blocks one by one would write: the same
+ * rows, UTXOs, undo records and block records (test: index-batch.test.ts compares dumps).
+ */
+import { equalBytes, toHex } from '@lnpbp/bitcoin/bytes/hex';
+import { sha256Into } from '@lnpbp/bitcoin/hash/index';
+import {
+  blockChecksum,
+  EXT_MAX_INDEX,
+  EXT_MIN_INDEX,
+  inputLo,
+  onchainHi,
+  outputLo,
+  readShortIdHi,
+  readShortIdLo,
+  txLo,
+  writeShortId,
+} from '@lnpbp/bitcoin/shortid/index';
+import type { Block, Tx, TxOut } from '@lnpbp/bitcoin/tx/types';
+import type { ConnectResult } from './connect.ts';
+import { BlockRejected } from './errors.ts';
+import type { PackedTable } from './packed.ts';
+import { RowBuffer } from './rowsort.ts';
+import {
+  EXT_TXID_PREFIX,
+  EXTSPEND_ROW,
+  encodeBlockRow,
+  encodeTip,
+  HISTORY_PREFIX,
+  HISTORY_ROW,
+  META_BASE,
+  META_FILE_END,
+  META_TIP,
+  SPEND_ROW,
+  TXID_PREFIX,
+  TXID_ROW,
+  u32be,
+  u64be,
+} from './schema.ts';
+import { blockShapeRows } from './shapes.ts';
+import type { Store, Tip } from './store.ts';
+import { UndoWriter } from './undo.ts';
+import { parseAndVerifyBlock } from './verify.ts';
+
+/** Core's IsUnspendable: OP_RETURN first, or longer than MAX_SCRIPT_SIZE. Never in the UTXO set. */
+export function isUnspendable(script: Uint8Array): boolean {
+  return (script.length > 0 && script[0] === 0x6a) || script.length > 10_000;
+}
+
+export interface BatchOptions {
+  /** Write rows and UTXO deletes in key order (default true; false: in block order). */
+  sortRows?: boolean;
+}
+
+/** Where an input's spent output was found. */
+const EXTERNAL = 0;
+/** In the UTXO table (committed before the batch). */
+const STORED = 1;
+/** findUnspent: no tx with that txid is known / it is, but that output is not unspent. */
+const UNKNOWN = 4;
+const SPENT = 5;
+/** An earlier tx of the same block. */
+const SAME_BLOCK = 2;
+/** An output of an earlier block of the batch (the overlay). */
+const BATCHED = 3;
+/** pos * 2^18 + vout: a number key for an output of one block (vout < 2^18, pos < 2^14). */
+const OUT_KEY = 262_144;
+
+/**
+ * An output id as a Map key: height * 2^32 + lo, exact below height 2^21 (mainnet reaches it
+ * in ~2045); a string above.
+ */
+function outKey(height: number, lo: number): number | string {
+  return height < 2 ** 21 ? height * 2 ** 32 + lo : `${height}:${lo}`;
+}
+
+function idKey(id: Uint8Array, at = 0): number | string {
+  return outKey(readShortIdHi(id, at) >>> 8, readShortIdLo(id, at));
+}
+
+/** dst[at..at+n) = src[from..from+n), without a view per call (rows are a few bytes). */
+function copy(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
+}
+
+/** A txid's first 48 bits as a number: the txid table's prefix, used as a map key. */
+function txidKey(t: Uint8Array): number {
+  return t[0] + t[1] * 2 ** 8 + t[2] * 2 ** 16 + t[3] * 2 ** 24 + t[4] * 2 ** 32 + t[5] * 2 ** 40;
+}
+
+/**
+ * The block's txs by txid prefix; a prefix shared by two txids of one block falls back to
+ * comparing every tx set so far.
+ */
+class TxPositions {
+  private readonly byKey = new Map<number, number>();
+  private collided = false;
+  private count = 0;
+  constructor(private readonly txs: readonly Tx[]) {}
+
+  get(txid: Uint8Array): number | undefined {
+    const p = this.byKey.get(txidKey(txid));
+    if (p !== undefined && equalBytes(this.txs[p].txid(), txid)) return p;
+    if (!this.collided) return undefined;
+    for (let i = 0; i < this.count; i++) if (equalBytes(this.txs[i].txid(), txid)) return i;
+    return undefined;
+  }
+
+  /** Adds tx p (txs are added in order, each after its own inputs were resolved). */
+  set(p: number): void {
+    const k = txidKey(this.txs[p].txid());
+    if (this.byKey.has(k)) this.collided = true;
+    else this.byKey.set(k, p);
+    this.count = p + 1;
+  }
+}
+
+/** A tx of an earlier block of the batch; `prev` is the previous one with the same prefix. */
+interface BatchTx {
+  tx: Tx;
+  height: number;
+  hi: number;
+  pos: number;
+  prev: BatchTx | undefined;
+}
+
+/** What a block leaves for the commit besides its packed rows. */
+interface PendingBlock {
+  height: number;
+  hash: Uint8Array;
+  hi: number;
+  row: Uint8Array;
+  shapes: { key: Uint8Array; value: Uint8Array }[];
+  /** lo halves of the outputs it added to the UTXO set (ordinary ids in order, then extended). */
+  outLos: number[];
+  outs: TxOut[];
+}
+
+/** A block's inputs resolved (pass 1): what apply() and the result need. */
+interface Resolved {
+  nIn: number;
+  nOut: number;
+  kinds: Uint8Array;
+  /** The spent output's id per input (8 bytes each; zero for EXTERNAL). */
+  fids: Uint8Array;
+  /** sha256 of each spent output's script (32 bytes per input). */
+  spentHashes: Uint8Array;
+  /** Outputs spent by a later tx of the same block (pos * OUT_KEY + vout). */
+  spentHere: Set<number>;
+  prevScripts: (Uint8Array | undefined)[];
+  prevValues: BigUint64Array;
+  /** The undo record (a view of the shared writer, valid until the next block). */
+  undo: Uint8Array;
+}
+
+const undo = new UndoWriter();
+const hash32 = new Uint8Array(new ArrayBuffer(32));
+
+/**
+ * One reused off-heap buffer for UTXO values: LMDB copies a value during the put, and lmdb-js
+ * resolves a buffer's address once per ArrayBuffer, so a fresh small array per output would
+ * cost an allocation plus a move off the V8 heap each.
+ */
+let utxoScratch = new Uint8Array(new ArrayBuffer(4096));
+let utxoView = new DataView(utxoScratch.buffer);
+function utxoValue(value: bigint, script: Uint8Array): Uint8Array {
+  const n = 8 + script.length;
+  if (n > utxoScratch.length) {
+    utxoScratch = new Uint8Array(new ArrayBuffer(Math.max(n, 2 * utxoScratch.length)));
+    utxoView = new DataView(utxoScratch.buffer);
+  }
+  utxoView.setBigUint64(0, value, true);
+  utxoScratch.set(script, 8);
+  return utxoScratch.subarray(0, n);
+}
+
+/** Reused row buffers of the commit (PackedTable.put keeps its views of the last buffer). */
+const scratch = {
+  txid: new Uint8Array(TXID_ROW),
+  spend: new Uint8Array(SPEND_ROW),
+  ext: new Uint8Array(EXTSPEND_ROW),
+  hist: new Uint8Array(HISTORY_ROW),
+  id: new Uint8Array(new ArrayBuffer(8)),
+};
+
+/**
+ * Blocks to be written in one transaction. add() verifies and resolves a block against the
+ * committed index plus the blocks added before it; commit() writes them all. Nothing reaches
+ * LMDB before commit(), so readers (and other processes) see the index as it was until then.
+ */
+export class ConnectBatch {
+  private readonly startOffset: number;
+  private tip: Tip | null;
+  private base: number | null;
+  private readonly storedBase: boolean;
+  private readonly txs = new Map<number, BatchTx>();
+  /** Outputs the batch created and did not spend yet. */
+  private readonly utxos = new Map<number | string, TxOut>();
+  /** Stored UTXOs the batch spent (deleted at the commit). */
+  private readonly spentStored = new Set<number | string>();
+  private readonly dels = new RowBuffer(8);
+  private readonly txRows = new RowBuffer(TXID_ROW, 4096);
+  private readonly spendRows = new RowBuffer(SPEND_ROW, 4096);
+  private readonly extRows = new RowBuffer(EXTSPEND_ROW, 4096);
+  private readonly histRows = new RowBuffer(HISTORY_ROW, 8192);
+  private readonly pending: PendingBlock[] = [];
+  private results: ConnectResult[] = [];
+  private state: 'open' | 'committed' | 'aborted' = 'open';
+  /** Block bytes added so far. */
+  bytes = 0;
+
+  constructor(
+    private readonly s: Store,
+    private readonly opts: BatchOptions = {},
+    private readonly onClose: () => void = () => {},
+  ) {
+    if (s.readOnly) throw new Error('index opened read-only');
+    this.startOffset = s.file.length;
+    this.tip = s.tip();
+    this.base = s.base();
+    this.storedBase = this.base !== null;
+  }
+
+  /** Blocks added and not yet committed. */
+  get blocks(): number {
+    return this.pending.length;
+  }
+
+  /** Height the next block must have (null: any, the index and batch are empty). */
+  get nextHeight(): number | null {
+    return this.tip === null ? null : this.tip.height + 1;
+  }
+
+  /**
+   * Verifies `raw` as the block at `height` on top of the batch's tip, resolves its inputs and
+   * appends its record to blocks.dat (not synced yet). A block that fails a check throws
+   * BlockRejected and leaves the batch as it was (the blocks before it can still be committed).
+   * The result is the block's, valid once the batch commits.
+   */
+  add(raw: Uint8Array, height: number): ConnectResult {
+    if (this.state !== 'open') throw new Error(`the batch is ${this.state}`);
+    const tip = this.tip;
+    if (tip !== null && height !== tip.height + 1) {
+      throw new BlockRejected('bad-height', height, `the tip is at ${tip.height}`);
+    }
+    const block = parseAndVerifyBlock(raw, height, tip?.hash ?? null);
+    const hash = block.header.hash();
+    const hi = onchainHi(height, blockChecksum(hash));
+    const base = this.base ?? height;
+    const r = this.resolve(block.txs, height, hi, base > 0);
+    const shapes = blockShapeRows(block.txs, hi, r.prevScripts);
+    const row = this.record(block, raw, r.undo);
+    const pb: PendingBlock = { height, hash, hi, row, shapes, outLos: [], outs: [] };
+    this.apply(block.txs, height, hi, r, pb);
+    this.pending.push(pb);
+    this.tip = { height, hash };
+    this.base ??= height;
+    this.bytes += raw.length;
+    const result: ConnectResult = {
+      height,
+      hash,
+      block,
+      inputs: r.nIn,
+      outputs: r.nOut,
+      prevScripts: r.prevScripts,
+      prevValues: r.prevValues,
+    };
+    this.results.push(result);
+    return result;
+  }
+
+  /** Pass 1: resolves every input of the block to the output it spends, changing nothing. */
+  private resolve(txs: readonly Tx[], height: number, hi: number, external: boolean): Resolved {
+    let nIn = 0;
+    let nOut = 0;
+    for (let p = 0; p < txs.length; p++) {
+      if (p > 0) nIn += txs[p].inputs.length;
+      nOut += txs[p].outputs.length;
+    }
+    const kinds = new Uint8Array(nIn);
+    const fids = new Uint8Array(nIn * 8);
+    const spentHashes = new Uint8Array(nIn * 32);
+    const txPos = new TxPositions(txs);
+    const spentOld = new Set<number | string>();
+    const spentHere = new Set<number>();
+    const prevScripts: (Uint8Array | undefined)[] = new Array(nIn);
+    const prevValues = new BigUint64Array(nIn);
+    undo.reset();
+    let k = 0;
+    for (let p = 0; p < txs.length; p++) {
+      const tx = txs[p];
+      // Before its inputs: a duplicate would otherwise show up as a double spend.
+      if (txPos.get(tx.txid()) !== undefined) {
+        throw new BlockRejected('duplicate-tx', height, `txid ${toHex(tx.txid())} twice in the block`);
+      }
+      if (p > 0) {
+        for (let j = 0; j < tx.inputs.length; j++, k++) {
+          const inp = tx.inputs[j];
+          const q = txPos.get(inp.prevTxid);
+          if (q !== undefined) {
+            const src = txs[q];
+            if (inp.vout >= src.outputs.length) {
+              throw new BlockRejected(
+                'missing-input',
+                height,
+                `tx ${p} input ${j} spends ${q}:${inp.vout}, no such output`,
+              );
+            }
+            const key = q * OUT_KEY + inp.vout;
+            if (spentHere.has(key))
+              throw new BlockRejected('double-spend', height, `tx ${q}:${inp.vout} spent twice`);
+            spentHere.add(key);
+            const out = src.outputs[inp.vout];
+            writeShortId(fids, k * 8, hi, outputLo(q, inp.vout));
+            kinds[k] = SAME_BLOCK;
+            sha256Into(out.scriptPubKey, spentHashes, k * 32);
+            prevScripts[k] = out.scriptPubKey;
+            prevValues[k] = out.value;
+            undo.spent(fids.subarray(k * 8, k * 8 + 8), out.value, out.scriptPubKey);
+            continue;
+          }
+          const f = this.findUnspent(inp.prevTxid, inp.vout, external, fids, k * 8);
+          if (f === UNKNOWN || f === SPENT) {
+            if (f === UNKNOWN && external) {
+              kinds[k] = EXTERNAL;
+              undo.external();
+              continue;
+            }
+            throw new BlockRejected(
+              'missing-input',
+              height,
+              `tx ${p} input ${j}: output ${toHex(Uint8Array.from(inp.prevTxid).reverse())}:${inp.vout} ${f === UNKNOWN ? 'is unknown' : 'is spent or does not exist'}`,
+            );
+          }
+          const fk = idKey(fids, k * 8);
+          if (spentOld.has(fk)) {
+            throw new BlockRejected(
+              'double-spend',
+              height,
+              `output ${toHex(fids.subarray(k * 8, k * 8 + 8))} spent twice`,
+            );
+          }
+          spentOld.add(fk);
+          kinds[k] = f;
+          const script = this.foundScript;
+          sha256Into(script, spentHashes, k * 32);
+          prevScripts[k] = script;
+          prevValues[k] = this.foundValue;
+          undo.spent(fids.subarray(k * 8, k * 8 + 8), this.foundValue, script);
+        }
+      }
+      txPos.set(p);
+    }
+
+    return { nIn, nOut, kinds, fids, spentHashes, spentHere, prevScripts, prevValues, undo: undo.bytes() };
+  }
+
+  /** Appends the block's record (block | txids | undo) to blocks.dat; returns its block row. */
+  private record(block: Block, raw: Uint8Array, undoBytes: Uint8Array): Uint8Array {
+    const txs = block.txs;
+    // The block file record: block | txids | undo (synced at the commit, before it).
+    const txids = new Uint8Array(32 * txs.length);
+    const txOffsets = new Uint32Array(txs.length);
+    for (let p = 0; p < txs.length; p++) {
+      txids.set(txs[p].txid(), 32 * p);
+      txOffsets[p] = txs[p].raw.byteOffset - block.raw.byteOffset;
+    }
+    const at = this.s.file.length;
+    let offset: number;
+    try {
+      offset = this.s.file.append([raw, txids, undoBytes]);
+    } catch (e) {
+      this.s.file.truncate(at);
+      throw e;
+    }
+    return encodeBlockRow({
+      header: block.header.raw,
+      offset,
+      blockSize: raw.length,
+      undoSize: undoBytes.length,
+      txCount: txs.length,
+      txOffsets,
+    });
+  }
+
+  /** Adds a resolved block's rows, UTXO changes and txs to the batch (nothing here can fail). */
+  private apply(txs: readonly Tx[], height: number, hi: number, res: Resolved, pb: PendingBlock): void {
+    const { kinds, fids, spentHashes, spentHere } = res;
+    let r: number;
+    const lateLos: number[] = [];
+    const lateOuts: TxOut[] = [];
+    let k = 0;
+    for (let p = 0; p < txs.length; p++) {
+      const tx = txs[p];
+      r = this.txRows.push();
+      copy(this.txRows.buf, r, tx.txid(), 0, TXID_PREFIX);
+      writeShortId(this.txRows.buf, r + TXID_PREFIX, hi, txLo(p));
+      if (p > 0) {
+        for (let j = 0; j < tx.inputs.length; j++, k++) {
+          const kind = kinds[k];
+          if (kind === EXTERNAL) {
+            const inp = tx.inputs[j];
+            const b = this.extRows;
+            r = b.push();
+            copy(b.buf, r, inp.prevTxid, 0, EXT_TXID_PREFIX);
+            const vout = inp.vout;
+            const v = r + EXT_TXID_PREFIX;
+            b.buf[v] = vout >>> 24;
+            b.buf[v + 1] = vout >>> 16;
+            b.buf[v + 2] = vout >>> 8;
+            b.buf[v + 3] = vout;
+            writeShortId(b.buf, v + 4, hi, inputLo(p, j));
+            continue;
+          }
+          r = this.spendRows.push();
+          copy(this.spendRows.buf, r, fids, k * 8, 8);
+          writeShortId(this.spendRows.buf, r + 8, hi, inputLo(p, j));
+          r = this.histRows.push();
+          copy(this.histRows.buf, r, spentHashes, k * 32, HISTORY_PREFIX);
+          writeShortId(this.histRows.buf, r + HISTORY_PREFIX, hi, inputLo(p, j));
+          if (kind === BATCHED) this.utxos.delete(idKey(fids, k * 8));
+          else if (kind === STORED) {
+            this.spentStored.add(idKey(fids, k * 8));
+            r = this.dels.push();
+            copy(this.dels.buf, r, fids, k * 8, 8);
+          }
+        }
+      }
+      for (let i = 0; i < tx.outputs.length; i++) {
+        const out = tx.outputs[i];
+        const lo = outputLo(p, i);
+        sha256Into(out.scriptPubKey, hash32, 0);
+        r = this.histRows.push();
+        copy(this.histRows.buf, r, hash32, 0, HISTORY_PREFIX);
+        writeShortId(this.histRows.buf, r + HISTORY_PREFIX, hi, lo);
+        if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
+        if (isUnspendable(out.scriptPubKey)) continue;
+        this.utxos.set(outKey(height, lo), out);
+        // Extended ids (outputs >= 32,767) sort after every ordinary id of the block.
+        if (i >= EXT_MIN_INDEX) {
+          lateLos.push(lo);
+          lateOuts.push(out);
+        } else {
+          pb.outLos.push(lo);
+          pb.outs.push(out);
+        }
+      }
+      const bt: BatchTx = { tx, height, hi, pos: p, prev: undefined };
+      const key = txidKey(tx.txid());
+      bt.prev = this.txs.get(key);
+      this.txs.set(key, bt);
+    }
+    for (let i = 0; i < lateLos.length; i++) {
+      pb.outLos.push(lateLos[i]);
+      pb.outs.push(lateOuts[i]);
+    }
+  }
+
+  /** The value and script of the output findUnspent found last. */
+  private foundValue = 0n;
+  private foundScript: Uint8Array = new Uint8Array(0);
+
+  /**
+   * The unspent output txid:vout: the batch's own outputs first (they are later than every
+   * stored one), then the stored UTXOs the batch did not spend. Writes its id at ids[at] and
+   * returns BATCHED or STORED (value and script in foundValue/foundScript); SPENT when a tx
+   * with that txid is known but that output is not unspent; UNKNOWN when none is. Of two txs
+   * with one txid (BIP-30's coinbases) the later is spendable. A stored candidate's full txid
+   * is read back when more than one tx shares its 48-bit prefix or when the index started
+   * above genesis.
+   */
+  private findUnspent(
+    txid: Uint8Array,
+    vout: number,
+    alwaysVerify: boolean,
+    ids: Uint8Array,
+    at: number,
+  ): number {
+    let known = false;
+    let sharing = 0;
+    for (let t = this.txs.get(txidKey(txid)); t !== undefined; t = t.prev) {
+      sharing++;
+      if (!equalBytes(t.tx.txid(), txid)) continue;
+      known = true;
+      if (vout > EXT_MAX_INDEX) continue;
+      const lo = outputLo(t.pos, vout);
+      const out = this.utxos.get(outKey(t.height, lo));
+      if (out === undefined) continue;
+      writeShortId(ids, at, t.hi, lo);
+      this.foundValue = out.value;
+      this.foundScript = out.scriptPubKey;
+      return BATCHED;
+    }
+    const s = this.s;
+    const cands = s.txidCandidates(txid);
+    for (let i = cands.length - 1; i >= 0; i--) {
+      const c = cands[i];
+      const chi = readShortIdHi(c, 0);
+      const pos = readShortIdLo(c, 0) >>> 16;
+      if (alwaysVerify || cands.length + sharing > 1) {
+        const full = s.txidAt(chi >>> 8, pos);
+        if (full === null || !equalBytes(full, txid)) continue;
+      }
+      known = true;
+      if (vout > EXT_MAX_INDEX) continue;
+      const lo = outputLo(pos, vout);
+      if (this.spentStored.size > 0 && this.spentStored.has(outKey(chi >>> 8, lo))) continue;
+      writeShortId(ids, at, chi, lo);
+      const utxo = s.utxos.get(ids.subarray(at, at + 8));
+      if (utxo === undefined) continue;
+      this.foundValue = new DataView(utxo.buffer, utxo.byteOffset, 8).getBigUint64(0, true);
+      this.foundScript = utxo.subarray(8);
+      return STORED;
+    }
+    return known ? SPENT : UNKNOWN;
+  }
+
+  /**
+   * Syncs blocks.dat, then writes every added block in one LMDB transaction (the tip and the
+   * file end last); returns each block's result, in order. On failure the file is cut back to
+   * where the batch began, nothing is committed and the batch is closed.
+   */
+  commit(): ConnectResult[] {
+    if (this.state !== 'open') throw new Error(`the batch is ${this.state}`);
+    const s = this.s;
+    const results = this.results;
+    if (this.pending.length === 0) {
+      this.close('committed');
+      return results;
+    }
+    try {
+      s.file.sync();
+      s.env.transactionSync(() => this.write(), s.commitFlags);
+    } catch (e) {
+      s.file.truncate(this.startOffset);
+      this.close('aborted');
+      throw e;
+    }
+    this.close('committed');
+    return results;
+  }
+
+  /** Drops the batch: blocks.dat is cut back, nothing was written to LMDB. */
+  abort(): void {
+    if (this.state !== 'open') return;
+    this.s.file.truncate(this.startOffset);
+    this.close('aborted');
+  }
+
+  private close(state: 'committed' | 'aborted'): void {
+    this.state = state;
+    this.results = [];
+    this.onClose();
+  }
+
+  private write(): void {
+    const s = this.s;
+    const sorted = this.opts.sortRows ?? true;
+    for (const b of this.pending) {
+      s.blocks.putSync(u32be(b.height), b.row, { append: true });
+      s.hashes.putSync(b.hash, u32be(b.height));
+    }
+    putRows(s.txids, this.txRows, scratch.txid, sorted);
+    putRows(s.spends, this.spendRows, scratch.spend, sorted);
+    putRows(s.extspends, this.extRows, scratch.ext, sorted);
+    putRows(s.history, this.histRows, scratch.hist, sorted);
+    const id = scratch.id;
+    const dels = this.dels;
+    const order = sorted ? dels.sortedOrder() : dels.pushedOrder();
+    for (let i = 0; i < order.length; i++) {
+      dels.copyRow(order[i], id);
+      s.utxos.removeSync(id);
+    }
+    // Ids grow with height and, within a block, ordinary before extended: appends.
+    for (const b of this.pending) {
+      for (let i = 0; i < b.outLos.length; i++) {
+        const lo = b.outLos[i];
+        if (!this.utxos.has(outKey(b.height, lo))) continue; // spent later in the batch
+        const out = b.outs[i];
+        writeShortId(id, 0, b.hi, lo);
+        s.utxos.putSync(id, utxoValue(out.value, out.scriptPubKey), { append: true });
+      }
+    }
+    for (const b of this.pending) for (const r of b.shapes) s.shapes.putSync(r.key, r.value);
+    const last = this.pending[this.pending.length - 1];
+    s.meta.putSync(META_TIP, encodeTip(last.height, last.hash));
+    s.meta.putSync(META_FILE_END, u64be(s.file.length));
+    if (!this.storedBase) s.meta.putSync(META_BASE, u32be(this.pending[0].height));
+  }
+}
+
+function putRows(t: PackedTable, rows: RowBuffer, row: Uint8Array, sorted: boolean): void {
+  const order = sorted ? rows.sortedOrder() : rows.pushedOrder();
+  for (let i = 0; i < order.length; i++) {
+    rows.copyRow(order[i], row);
+    t.put(row);
+  }
+}
