@@ -12,7 +12,10 @@ import { MemorySource, mainnet600, tempDir } from './index-support.ts';
  */
 const quiet = { info() {}, warn() {}, error() {} };
 
-async function sync(opts: { noSyncCatchUp?: number; noSyncFlushMs?: number }, durability?: 'full' | 'os') {
+async function sync(
+  opts: { noSyncCatchUp?: number; noSyncFlushMs?: number; batchCatchUp?: number },
+  durability?: 'full' | 'os',
+) {
   const t = tempDir('durability');
   const ix = openIndex(t.dir, 'mainnet', { durability });
   const seen = new Set<string>();
@@ -33,7 +36,7 @@ async function sync(opts: { noSyncCatchUp?: number; noSyncFlushMs?: number }, du
 
 describe('sync durability during catch-up', () => {
   it('a 600-block catch-up runs without per-commit flushes, flushes periodically, ends flushed', async () => {
-    const fast = await sync({ noSyncFlushMs: 0 });
+    const fast = await sync({ noSyncFlushMs: 0, batchCatchUp: 0 });
     assert.deepEqual(fast.during, ['os']);
     assert.equal(fast.after, 'full');
     assert.equal(fast.flushes, 600);

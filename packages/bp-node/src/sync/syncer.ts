@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { equalBytes, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
-import type { ConnectResult, DisconnectResult, Index } from '../index/index.ts';
+import type { ConnectBatch, ConnectResult, DisconnectResult, Index } from '../index/index.ts';
 import type { Mempool } from '../index/mempool.ts';
 import { Backoff, sleep } from '../source/backoff.ts';
 import type { ChainSource } from '../source/types.ts';
@@ -42,6 +42,22 @@ export interface SyncerOptions {
   compactCatchUp?: number;
   /** See compactCatchUp (default 0.1). */
   compactMinShare?: number;
+  /**
+   * A catch-up of at least this many blocks connects them in batches: several blocks per LMDB
+   * write transaction (Index.batch), each batch committed from one block boundary to another
+   * (default 16; 0: every block in its own transaction). A single new block at the tip is
+   * always its own transaction, and the last block of a catch-up closes its batch.
+   */
+  batchCatchUp?: number;
+  /** A batch commits once its blocks reach this many bytes (default 32 MiB). */
+  batchBytes?: number;
+  /**
+   * ... or this many blocks (default 16; ~25 MB of modern blocks, so mostly small early
+   * blocks meet it: a batch's fixed cost, fdatasync and commit, is then 1/16 per block) ...
+   */
+  batchBlocks?: number;
+  /** ... or when its first block was added this long ago (default 1 s). */
+  batchMs?: number;
 }
 
 export interface RunOptions {
@@ -86,6 +102,10 @@ export class Syncer extends EventEmitter {
       noSyncFlushMs: 60_000,
       compactCatchUp: 1_000,
       compactMinShare: 0.1,
+      batchCatchUp: 16,
+      batchBytes: 32 * 2 ** 20,
+      batchBlocks: 16,
+      batchMs: 1_000,
       ...options,
     };
     this.backoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
@@ -231,23 +251,61 @@ export class Syncer extends EventEmitter {
       target.height - from + 1 >= this.opts.noSyncCatchUp &&
       this.index.durability === 'full';
     if (noSync) this.index.setDurability('os');
+    const batched = this.opts.batchCatchUp > 0 && target.height - from + 1 >= this.opts.batchCatchUp;
     let flushedAt = Date.now();
+    let batch: ConnectBatch | null = null;
+    let batchAt = 0;
+    const commit = () => {
+      const b = batch!;
+      batch = null;
+      for (const r of b.commit()) this.afterConnect(r, r.block.raw.length);
+    };
+    const afterCommit = () => {
+      if (noSync && Date.now() - flushedAt >= this.opts.noSyncFlushMs) {
+        this.index.flush(); // bounds what a power loss can take back
+        flushedAt = Date.now();
+      }
+    };
     try {
       while (from <= target.height && !this.stopping) {
         const to = Math.min(target.height, from + this.opts.batch - 1);
         for await (const b of src.getBlocks(from, to)) {
-          if (this.stopping) return false;
-          const r = this.index.connectBlock(b.raw, b.height);
-          this.afterConnect(r, b.raw.length);
-          from = b.height + 1;
-          if (noSync && Date.now() - flushedAt >= this.opts.noSyncFlushMs) {
-            this.index.flush(); // bounds what a power loss can take back
-            flushedAt = Date.now();
+          if (this.stopping) break;
+          if (!batched) {
+            this.afterConnect(this.index.connectBlock(b.raw, b.height), b.raw.length);
+          } else {
+            if (batch === null) {
+              batch = this.index.batch();
+              batchAt = Date.now();
+            }
+            batch.add(b.raw, b.height);
+            // Commit at the source's tip, and before a batch grows past its bounds.
+            if (
+              b.height === target.height ||
+              batch.bytes >= this.opts.batchBytes ||
+              batch.blocks >= this.opts.batchBlocks ||
+              Date.now() - batchAt >= this.opts.batchMs
+            ) {
+              commit();
+            }
           }
+          from = b.height + 1;
+          if (batch === null) afterCommit();
         }
-        if (from <= to && !this.stopping) throw new Error(`source ended blocks ${from}..${to} early`);
+        if (this.stopping) break;
+        if (from <= to) throw new Error(`source ended blocks ${from}..${to} early`);
       }
     } finally {
+      // The blocks added so far were verified: commit them whatever ended the loop (a rejected
+      // block, a source error, stop()), as block by block they would have been.
+      if (batch !== null) {
+        try {
+          commit();
+          afterCommit();
+        } catch (e) {
+          this.log.error('batch commit failed', { err: (e as Error).message });
+        }
+      }
       if (noSync) this.index.setDurability('full');
     }
     if (this.stopping) return false;
