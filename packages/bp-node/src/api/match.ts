@@ -159,8 +159,9 @@ export class MatchWatchTable {
     return this.rescans.size;
   }
 
+  /** Watches being matched (status `matchWatches`): loaded descriptor watches once scanned. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size - this.rescans.size;
   }
 
   has(id: string): boolean {
@@ -203,6 +204,7 @@ export class MatchWatchTable {
     const was = this.entries.get(w.id)?.persist ?? false;
     const p = persist || was;
     this.entries.set(w.id, { ...w, persist: p });
+    this.rescans.delete(w.id); // a load's scan pending for this id no longer applies
     if (p) this.files.save(w.id, w);
   }
 
@@ -210,6 +212,7 @@ export class MatchWatchTable {
     const e = this.entries.get(id);
     if (!e) return false;
     this.entries.delete(id);
+    this.rescans.delete(id);
     this.patterns.remove(id);
     this.descriptors.remove(id);
     if (e.persist) this.files.remove(id);
