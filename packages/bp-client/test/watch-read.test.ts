@@ -18,7 +18,7 @@ import {
   txidOf,
 } from '../../bp-node/test/index-support.ts';
 import { pubFrame } from '../../bus/src/wire.ts';
-import { bpdDecoders, readWatchMatches } from '../src/watch-read.ts';
+import { bpdDecoders, readWatchMatches, readWatchWithdrawn } from '../src/watch-read.ts';
 
 const TYPE = bpdMessages.typeId('watchMatches');
 const schemaDecode = (b: Uint8Array) => bpdMessages.decode(TYPE, b).body;
@@ -41,12 +41,12 @@ function agree(bytes: Uint8Array): 'ok' | 'rejected' {
   return 'ok';
 }
 
-/** The raw `watchMatches` bodies a real Pusher writes, per topic. */
+/** The raw `watchMatches` (and `watchWithdrawn`) bodies a real Pusher writes, per topic. */
 class Bodies {
-  readonly sent: { topic: string; body: Uint8Array }[] = [];
+  readonly sent: { topic: string; name: string; body: Uint8Array }[] = [];
   publish(): void {}
-  publishEncoded(topic: string, _name: string, body: Uint8Array): void {
-    this.sent.push({ topic, body });
+  publishEncoded(topic: string, name: string, body: Uint8Array): void {
+    this.sent.push({ topic, name, body });
   }
 }
 
@@ -60,6 +60,7 @@ describe('watch-read: watchMatches read without the schema decoder', () => {
   const c = new ChainBuilder(11);
   const coins: Coin[] = [];
   const bodies: { what: string; body: Uint8Array }[] = [];
+  const withdrawn: { what: string; body: Uint8Array }[] = [];
 
   before(() => {
     ix = openIndex(tmp.dir, 'regtest', { durability: 'os' });
@@ -120,6 +121,26 @@ describe('watch-read: watchMatches read without the schema decoder', () => {
     c.add([makeTx([{ txid: coins[5].txid, vout: 0 }], [{ value: 1n, script: big }])]);
     p3.blockConnected(ix.connectBlock(c.blocks[c.height], c.height));
     for (const [i, s] of rec3.sent.entries()) bodies.push({ what: `long-script part ${i}`, body: s.body });
+
+    // Withdrawals: a tx the source drops (spend and script entries), and one a block double spends.
+    const w4 = new WatchTable(null);
+    w4.add('w1', [{ txid: coins[6].txid, vout: 0 }], [testScript(704)], false, 'W');
+    w4.add('w2', [{ txid: coins[7].txid, vout: 0 }], [], false, 'W');
+    const rec4 = new Bodies();
+    const mp4 = new Mempool(ix);
+    new Pusher(ix, mp4, w4, rec4, undefined, { helloIntervalMs: 0 }).attach({ on: () => undefined });
+    const dropped = makeTx([{ txid: coins[6].txid, vout: 0 }], [{ value: 5n, script: testScript(704) }]);
+    const mine = makeTx([{ txid: coins[7].txid, vout: 0 }], [{ value: 5n, script: testScript(705) }]);
+    const theirs = makeTx([{ txid: coins[7].txid, vout: 0 }], [{ value: 4n, script: testScript(706) }]);
+    mp4.add(dropped);
+    mp4.add(mine);
+    mp4.remove(txidOf(dropped), 'evicted');
+    c.add([theirs]);
+    ix.connectBlock(c.blocks[c.height], c.height);
+    mp4.blockConnected(parseBlock(c.blocks[c.height]));
+    for (const s of rec4.sent)
+      if (s.name === 'watchWithdrawn')
+        withdrawn.push({ what: `withdrawn ${withdrawn.length}`, body: s.body });
   });
 
   after(async () => {
@@ -271,6 +292,27 @@ describe('watch-read: watchMatches read without the schema decoder', () => {
     }
   });
 
+  it('watchWithdrawn (the same layout): its reader gives what the schema decoder gives, with or without the conflicting block', () => {
+    const T = bpdMessages.typeId('watchWithdrawn');
+    assert.equal(withdrawn.length, 2);
+    const heights: (number | undefined)[] = [];
+    for (const { what, body } of withdrawn) {
+      const want = bpdMessages.decode(T, body).body;
+      const v = readWatchWithdrawn(body);
+      assert.deepStrictEqual(v.toBody(), want, what);
+      heights.push(v.height);
+      // Its bad bytes are rejected as the schema rejects them.
+      assert.throws(() => readWatchWithdrawn(body.subarray(0, body.length - 1)), DecodeError);
+      assert.throws(() => bpdMessages.decode(T, body.subarray(0, body.length - 1)), DecodeError);
+    }
+    assert.deepStrictEqual(heights, [undefined, c.height]);
+    const [first] = withdrawn.map((w) => readWatchWithdrawn(w.body).toBody());
+    assert.deepStrictEqual(
+      first.subscriptions.map((x) => [x.subscription, x.spends.length, x.scripts.length]),
+      [['w1', 1, 1]],
+    );
+  });
+
   it('through Subscriber.accept (Buffer frames, as received): bodies via the reader, bad ones dropped and counted', () => {
     const malformed: Error[] = [];
     const sub = new Subscriber({
@@ -293,17 +335,24 @@ describe('watch-read: watchMatches read without the schema decoder', () => {
         frame(2n, bpdMessages.typeId('pong'), bpdMessages.encode('pong', { token: 5n })),
       );
       assert.ok(pong && pong.name === 'pong');
+      const wd = withdrawn[0].body;
+      const w = sub.accept(frame(3n, bpdMessages.typeId('watchWithdrawn'), wd));
+      assert.ok(w && w.name === 'watchWithdrawn');
+      assert.deepStrictEqual(
+        w.body.toBody(),
+        bpdMessages.decode(bpdMessages.typeId('watchWithdrawn'), wd).body,
+      );
       assert.equal(pong.body.token, 5n);
-      assert.equal(sub.accept(frame(3n, TYPE, body.subarray(0, body.length - 1))), undefined);
+      assert.equal(sub.accept(frame(4n, TYPE, body.subarray(0, body.length - 1))), undefined);
       assert.equal(
-        sub.accept(frame(4n, TYPE, Uint8Array.from([1, 0x41, 0, 0, 0, 0xff, 1, 2, 3, 4, 5, 6, 7, 8]))),
+        sub.accept(frame(5n, TYPE, Uint8Array.from([1, 0x41, 0, 0, 0, 0xff, 1, 2, 3, 4, 5, 6, 7, 8]))),
         undefined,
       );
       assert.equal(sub.stats.malformed, 2);
-      assert.equal(sub.stats.received, 2);
+      assert.equal(sub.stats.received, 3);
       assert.ok(malformed.every((e) => e instanceof DecodeError));
       // Sequence tracking still sees the dropped ones' successors.
-      assert.ok(sub.accept(frame(6n, TYPE, body)));
+      assert.ok(sub.accept(frame(7n, TYPE, body)));
       assert.equal(sub.stats.gaps, 1);
     } finally {
       sub.close();
