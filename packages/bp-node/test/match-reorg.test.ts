@@ -2,17 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import type { BpClient, DescriptorEvent, MatchEvent, Withdrawn } from '@lnpbp/bp-client';
-import { ripemd160 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { HDKey } from '@scure/bip32';
-import * as btc from '@scure/btc-signer';
 import { type BpdProcess, bpdAtTip, bpdReady, removeDir, startBpd } from './api-support.ts';
 import { type BcoinNode, startBcoin } from './harness/bcoin.ts';
+import { hdAccount } from './harness/hd-account.ts';
 import { PkOlder } from './harness/pk-older.ts';
 import { waitFor } from './harness/wait.ts';
-import { BCOIN_REGTEST, type BuiltTx, TestWallet } from './harness/wallet.ts';
-
-const TESTNET_VERSIONS = { private: 0x04358394, public: 0x043587cf };
+import { type BuiltTx, TestWallet } from './harness/wallet.ts';
 
 type Event =
   | { t: 'match'; e: MatchEvent }
@@ -44,14 +39,7 @@ describe('reorgs withdraw pattern and descriptor matches (bcoin regtest, bpd, cl
   const lock = new PkOlder(2);
   const PATTERN = 'and_v(v:pk(@A),older(@n))';
 
-  const root = HDKey.fromMasterSeed(sha256(Uint8Array.from([7, 7, 7])), TESTNET_VERSIONS);
-  const account = root.derive("m/84'/1'/0'");
-  const DESC = `wpkh(${account.publicExtendedKey}/0/*)`;
-  const addressAt = (i: number) =>
-    btc.Address(BCOIN_REGTEST).encode({
-      type: 'wpkh',
-      hash: ripemd160(sha256(account.derive(`m/0/${i}`).publicKey!)),
-    });
+  const { descriptor: DESC, addressAt } = hdAccount(Uint8Array.from([7, 7, 7]));
 
   const send = async (node: BcoinNode, tx: { hex: string; txid: string }) => {
     await node.rpc('sendrawtransaction', [tx.hex]);

@@ -4,16 +4,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BpClient, DescriptorEvent, Withdrawn } from '@lnpbp/bp-client';
-import { ripemd160 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { HDKey } from '@scure/bip32';
-import * as btc from '@scure/btc-signer';
 import { type BpdProcess, bpdAtTip, bpdReady, removeDir, startBpd } from './api-support.ts';
 import { type BcoinNode, startBcoin } from './harness/bcoin.ts';
+import { hdAccount, TESTNET_VERSIONS } from './harness/hd-account.ts';
 import { waitFor } from './harness/wait.ts';
-import { BCOIN_REGTEST, type BuiltTx, TestWallet } from './harness/wallet.ts';
-
-const TESTNET_VERSIONS = { private: 0x04358394, public: 0x043587cf };
+import { type BuiltTx, TestWallet } from './harness/wallet.ts';
 
 type Row = (string | number | boolean | null)[];
 
@@ -33,14 +29,7 @@ describe('push over bpd restarts and mempool exits (bcoin regtest, bpd, client)'
   let bpd: BpdProcess;
   let c: BpClient;
 
-  const root = HDKey.fromMasterSeed(sha256(Uint8Array.from([5, 5, 5])), TESTNET_VERSIONS);
-  const account = root.derive("m/84'/1'/0'");
-  const DESC = `wpkh(${account.publicExtendedKey}/0/*)`;
-  const addressAt = (i: number) =>
-    btc.Address(BCOIN_REGTEST).encode({
-      type: 'wpkh',
-      hash: ripemd160(sha256(account.derive(`m/0/${i}`).publicKey!)),
-    });
+  const { descriptor: DESC, addressAt } = hdAccount(Uint8Array.from([5, 5, 5]));
 
   const send = async (node: BcoinNode, tx: BuiltTx) => {
     await node.rpc('sendrawtransaction', [tx.hex]);

@@ -1,4 +1,4 @@
-import { defineMessages, t } from '@lnpbp/bus';
+import { type Codec, defineMessages, t } from '@lnpbp/bus';
 
 /**
  * bpd's bus API: every request, reply and notification, declared once. The client library
@@ -23,6 +23,12 @@ const MAX_BLOCK = 4_000_000;
 export const MAX_SCRIPT = 10_000;
 const MAX_CURSOR = 16;
 const SUBSCRIPTION = t.string(64);
+
+/** A paged reply: up to MAX_PAGE items, and the cursor of the next page when there is one. */
+const pageOf = <T>(item: Codec<T>) => ({
+  items: t.list(item, MAX_PAGE),
+  next: t.optional(t.bytes(MAX_CURSOR)),
+});
 
 /** A watched outpoint spent: `vin` of `spendingTxid`. */
 const spendMatch = t.struct({
@@ -224,13 +230,13 @@ export const bpdMessages = defineMessages(
       id: 0x0106,
       doc: 'Funding and spending entries of a script in chain order, then mempool; paged by cursor.',
       fields: { ...scriptQuery, ...page },
-      reply: { items: t.list(historyItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
+      reply: pageOf(historyItem),
     },
     utxos: {
       id: 0x0107,
       doc: 'Unspent outputs paying a script (mempool spends removed, mempool outputs added); paged.',
       fields: { ...scriptQuery, ...page },
-      reply: { items: t.list(utxoItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
+      reply: pageOf(utxoItem),
     },
     balance: {
       id: 0x0108,
@@ -326,19 +332,19 @@ export const bpdMessages = defineMessages(
       id: 0x0120,
       doc: 'Script reveals (P2SH redeemScript, P2WSH witnessScript, tapscript leaf, non-standard scriptPubKey) matching a miniscript pattern or ASM template, with the bound wildcard values: confirmed in chain order, then mempool; paged. Bad patterns get `badPattern` with the position in the message.',
       fields: { pattern: t.string(MAX_PATTERN_TEXT), ...page },
-      reply: { items: t.list(matchItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
+      reply: pageOf(matchItem),
     },
     descriptorHistory: {
       id: 0x0121,
       doc: 'Funding and spending entries of every script an output descriptor derives (gap-limited for ranged ones), in chain order then mempool arrival order (no height), each with its derivation index and branch; paged.',
       fields: { ...descriptorQuery, ...page },
-      reply: { items: t.list(descriptorHistoryItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
+      reply: pageOf(descriptorHistoryItem),
     },
     descriptorUtxos: {
       id: 0x0122,
       doc: 'Unspent outputs paying any script a descriptor derives (mempool spends removed, mempool outputs added), with derivation index and branch; paged.',
       fields: { ...descriptorQuery, ...page },
-      reply: { items: t.list(descriptorUtxoItem, MAX_PAGE), next: t.optional(t.bytes(MAX_CURSOR)) },
+      reply: pageOf(descriptorUtxoItem),
     },
     descriptorBalance: {
       id: 0x0123,
