@@ -33,6 +33,7 @@ export async function installApi(bpd: Bpd, ctx: DaemonContext<BpdConfig>): Promi
   const pusher = new Pusher(bpd.index, bpd.mempool, watches, pub, matchPusher);
   pusher.attach(bpd.syncer);
   matchPusher.attach(bpd.syncer);
+  ctx.onShutdown(() => pusher.close()); // its periodic `hello`, before the publisher closes
 
   let synced = false;
   bpd.syncer.on('synced', () => {
