@@ -89,6 +89,11 @@ export class PackedTable {
     yield* merge(a, allChunks(l1, this.width));
   }
 
+  /** The live level-1 table, or null while nothing is compacted. */
+  liveLevel1(): Bin | null {
+    return this.level1();
+  }
+
   /** Rows in level 0 (entries of the dupSort table). */
   l0Rows(): number {
     return (this.l0.getStats() as { entryCount: number }).entryCount;
@@ -172,7 +177,7 @@ function chunkFrom(db: Bin, at: Uint8Array): Uint8Array | null {
 }
 
 /** compare(row i of the chunk, target) over target's length (a shorter target sorts first). */
-function compareRow(key: Uint8Array, v: Uint8Array, w: number, i: number, t: Uint8Array): number {
+export function compareRow(key: Uint8Array, v: Uint8Array, w: number, i: number, t: Uint8Array): number {
   const p = v[0];
   const base = 1 + i * (w - p) - p;
   const n = Math.min(w, t.length);
@@ -183,12 +188,18 @@ function compareRow(key: Uint8Array, v: Uint8Array, w: number, i: number, t: Uin
   return w - t.length;
 }
 
-function chunkRows(v: Uint8Array, w: number): number {
+export function chunkRows(v: Uint8Array, w: number): number {
   return (v.length - 1) / (w - v[0]);
 }
 
 /** First row index of the chunk >= t (> t when exclusive). */
-function lowerBound(key: Uint8Array, v: Uint8Array, w: number, t: Uint8Array, exclusive: boolean): number {
+export function lowerBound(
+  key: Uint8Array,
+  v: Uint8Array,
+  w: number,
+  t: Uint8Array,
+  exclusive: boolean,
+): number {
   let lo = 0;
   let hi = chunkRows(v, w);
   while (lo < hi) {
@@ -293,7 +304,7 @@ export function compare(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
+export function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
   if (a.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
   return true;

@@ -11,7 +11,7 @@ import {
 import { readTx } from '@lnpbp/bitcoin/tx/parse';
 import type { Tx } from '@lnpbp/bitcoin/tx/types';
 import { readCache } from './readcache.ts';
-import { decodeUtxo } from './schema.ts';
+import { decodeUtxo, HISTORY_PREFIX, HISTORY_ROW, SPEND_ROW, TXID_PREFIX, TXID_ROW } from './schema.ts';
 import type { Store } from './store.ts';
 import { inputAt, outputAt as outputOffset, scriptAt, valueAt, voutAt } from './txscan.ts';
 
@@ -84,12 +84,15 @@ export function placeOf(id: Uint8Array): {
 
 /** The indexed tx with this txid (full txid checked); of BIP-30's duplicate pair, the later. */
 export function findTx(s: Store, txid: Uint8Array): TxPlace | null {
-  const cands = s.txidCandidates(txid);
-  for (let i = cands.length - 1; i >= 0; i--) {
-    const id = cands[i];
-    const height = readShortIdHi(id, 0) >>> 8;
-    const position = readShortIdLo(id, 0) >>> 16;
-    if (readCache(s).txidIs(height, position, txid)) return { height, position, id: Uint8Array.from(id) };
+  const lk = s.lookup.txids;
+  const n = lk.find(txid.subarray(0, TXID_PREFIX), undefined, false, Number.POSITIVE_INFINITY);
+  const rows = lk.rows;
+  const rc = readCache(s);
+  for (let i = n - 1; i >= 0; i--) {
+    const at = i * TXID_ROW + TXID_PREFIX;
+    const height = readShortIdHi(rows, at) >>> 8;
+    const position = readShortIdLo(rows, at) >>> 16;
+    if (rc.txidIs(height, position, txid)) return { height, position, id: rows.slice(at, at + 8) };
   }
   return null;
 }
@@ -136,8 +139,9 @@ export function outputId(place: TxPlace, vout: number): Uint8Array | null {
 
 /** The confirmed input spending output `id`, if any. */
 export function spendOfOutput(s: Store, id: Uint8Array): ConfirmedSpend | null {
-  for (const r of s.spendRows(id)) return spendFromInputId(s, r.subarray(8, 16));
-  return null;
+  const lk = s.lookup.spends;
+  if (lk.find(id, undefined, false, 1) === 0) return null;
+  return spendFromInputId(s, lk.rows.subarray(8, 16));
 }
 
 export function spendFromInputId(s: Store, inputId: Uint8Array): ConfirmedSpend | null {
@@ -177,9 +181,13 @@ export function outspends(s: Store, txid: Uint8Array): (ConfirmedSpend | null)[]
   const n = parseStoredTx(raw).outputs.length;
   const out: (ConfirmedSpend | null)[] = new Array(n).fill(null);
   // Ordinary output ids of one tx share their first 6 bytes: one range scan finds their spends.
-  for (const v of s.spendRows(place.id.subarray(0, 6))) {
-    const vout = (((v[6] << 8) | v[7]) & 0x7fff) - 1;
-    if (vout >= 0 && vout < n) out[vout] = spendFromInputId(s, v.subarray(8, 16));
+  const lk = s.lookup.spends;
+  const found = lk.find(place.id.subarray(0, 6), undefined, false, Number.POSITIVE_INFINITY);
+  const rows = lk.rows;
+  for (let i = 0; i < found; i++) {
+    const at = i * SPEND_ROW;
+    const vout = (((rows[at + 6] << 8) | rows[at + 7]) & 0x7fff) - 1;
+    if (vout >= 0 && vout < n) out[vout] = spendFromInputId(s, rows.subarray(at + 8, at + 16));
   }
   for (let vout = EXT_MIN_INDEX; vout < n; vout++) out[vout] = spendOfOutput(s, outputId(place, vout)!);
   return out;
@@ -238,15 +246,35 @@ export function history(
   opts: { cursor?: Uint8Array | null; limit: number },
 ): Page<HistoryItem> {
   const items: HistoryItem[] = [];
-  let last: Uint8Array | null = null;
-  for (const id of historyIds(s, scriptHash, opts.cursor)) {
-    if (items.length === opts.limit) return { items, next: last };
-    const item = historyItemAt(s, id);
-    if (item === null) continue;
-    items.push(item);
-    last = Uint8Array.from(id);
+  const prefix = scriptHash.subarray(0, HISTORY_PREFIX);
+  let from: Uint8Array | undefined;
+  let exclusive = false;
+  if (opts.cursor) {
+    from = new Uint8Array(HISTORY_ROW);
+    from.set(prefix, 0);
+    from.set(opts.cursor.subarray(0, 8), HISTORY_PREFIX);
+    exclusive = true;
   }
-  return { items, next: null };
+  let last: Uint8Array | null = null;
+  const lk = s.lookup.history;
+  for (;;) {
+    // One row past the page says whether there is a next page.
+    const want = opts.limit - items.length + 1;
+    const n = lk.find(prefix, from, exclusive, want);
+    const rows = lk.rows;
+    for (let i = 0; i < n; i++) {
+      if (items.length === opts.limit) return { items, next: last };
+      const id = rows.subarray(i * HISTORY_ROW + HISTORY_PREFIX, (i + 1) * HISTORY_ROW);
+      const item = historyItemAt(s, id);
+      if (item === null) continue;
+      items.push(item);
+      last = id.slice();
+    }
+    if (n < want) return { items, next: null };
+    // Items whose tx is gone were skipped: read on after the last row seen.
+    from = rows.slice((n - 1) * HISTORY_ROW, n * HISTORY_ROW);
+    exclusive = true;
+  }
 }
 
 export function utxos(

@@ -1,14 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { equalBytes } from '@lnpbp/bitcoin/bytes/hex';
-import { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
 import { ValueError } from '@lnpbp/bitcoin/errors';
 import { sha256d } from '@lnpbp/bitcoin/hash/index';
 import type { NetworkName } from '@lnpbp/bitcoin/network';
 import { readShortIdHi, readShortIdLo } from '@lnpbp/bitcoin/shortid/index';
-import { readTx } from '@lnpbp/bitcoin/tx/parse';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { FlatFile } from './flatfile.ts';
+import { RowLookup } from './lookup.ts';
 import { PackedTable } from './packed.ts';
 import {
   type BlockRow,
@@ -34,6 +33,7 @@ import {
   TXID_ROW,
   u32be,
 } from './schema.ts';
+import { inputAt, voutAt } from './txscan.ts';
 
 export type Bin = Database<Uint8Array, Uint8Array>;
 
@@ -74,6 +74,8 @@ export class Store {
   readonly spends: PackedTable;
   readonly extspends: PackedTable;
   readonly history: PackedTable;
+  /** The read path's lookups in the packed tables (lookup.ts); each keeps its own buffers. */
+  readonly lookup: { txids: RowLookup; spends: RowLookup; extspends: RowLookup; history: RowLookup };
   readonly utxos: Bin;
   readonly shapes: Bin;
   readonly file: FlatFile;
@@ -82,6 +84,8 @@ export class Store {
   private rowCache = new Map<number, BlockRow>();
   /** Cached meta `packed` (the writer's; a read-only store reads it per lookup). */
   private packedCache: PackedState | null = null;
+  /** The meta `packed` bytes packedCache was decoded from (a read-only store compares them). */
+  private packedBytes: Uint8Array | null = null;
 
   constructor(
     readonly dir: string,
@@ -115,6 +119,12 @@ export class Store {
     this.spends = table(TABLES.spends, SPEND_ROW);
     this.extspends = table(TABLES.extspends, EXTSPEND_ROW);
     this.history = table(TABLES.history, HISTORY_ROW);
+    this.lookup = {
+      txids: new RowLookup(this.txids),
+      spends: new RowLookup(this.spends),
+      extspends: new RowLookup(this.extspends),
+      history: new RowLookup(this.history),
+    };
     this.utxos = this.env.openDB({ name: TABLES.utxos, ...bin });
     this.shapes = allowValueRanges(this.env.openDB({ name: TABLES.shapes, ...packed }));
     // 1 abortable | 2 synchronous commit | 0x10000 return before the flush completes.
@@ -180,7 +190,13 @@ export class Store {
   /** Which level-1 slot is live and how many rows compaction put there. */
   packedState(): PackedState {
     if (this.packedCache !== null && !this.readOnly) return this.packedCache;
+    if (this.packedCache !== null) {
+      // A reader: another process may have compacted. Compare the bytes without a copy.
+      const now = this.meta.getBinaryFast(META_PACKED);
+      if (sameBytes(now, this.packedBytes)) return this.packedCache;
+    }
     const b = this.meta.get(META_PACKED);
+    this.packedBytes = b === undefined ? null : Uint8Array.from(b);
     const tables = [0, 0, 0, 0];
     for (let i = 0; b !== undefined && i < 4; i++) tables[i] = readU64be(b, 1 + 8 * i);
     const st = { slot: b?.[0] ?? 0, rows: tables[0] + tables[1] + tables[2] + tables[3], tables };
@@ -196,6 +212,7 @@ export class Store {
   /** After a compaction's commit (or its abort): re-read meta `packed`. */
   forgetPackedState(): void {
     this.packedCache = null;
+    this.packedBytes = null;
   }
 
   fileEnd(): number {
@@ -224,6 +241,7 @@ export class Store {
   clearCache(): void {
     this.rowCache.clear();
     this.packedCache = null;
+    this.packedBytes = null;
   }
 
   heightOf(hash: Uint8Array): number | null {
@@ -257,8 +275,10 @@ export class Store {
    * confirms the full txid (txidAt) unless it knows the tx is indexed.
    */
   txidCandidates(txid: Uint8Array): Uint8Array[] {
+    const lk = this.lookup.txids;
+    const n = lk.find(txid.subarray(0, TXID_PREFIX), undefined, false, Number.POSITIVE_INFINITY);
     const out: Uint8Array[] = [];
-    for (const r of this.txids.scan(txid.subarray(0, TXID_PREFIX))) out.push(r.slice(TXID_PREFIX));
+    for (let i = 0; i < n; i++) out.push(lk.rows.slice(i * TXID_ROW + TXID_PREFIX, (i + 1) * TXID_ROW));
     return out;
   }
 
@@ -290,9 +310,13 @@ export class Store {
    */
   extSpends(txid: Uint8Array, vout?: number): { vout: number; inputId: Uint8Array }[] {
     const out: { vout: number; inputId: Uint8Array }[] = [];
-    for (const r of this.extspends.scan(extspendPrefix(txid, vout))) {
-      const v = readU32be(r, EXT_TXID_PREFIX);
-      const inputId = r.slice(EXT_TXID_PREFIX + 4);
+    const lk = this.lookup.extspends;
+    const n = lk.find(extspendPrefix(txid, vout), undefined, false, Number.POSITIVE_INFINITY);
+    const rows = lk.rows;
+    for (let i = 0; i < n; i++) {
+      const at = i * EXTSPEND_ROW;
+      const v = readU32be(rows, at + EXT_TXID_PREFIX);
+      const inputId = rows.slice(at + EXT_TXID_PREFIX + 4, at + EXTSPEND_ROW);
       if (this.inputSpends(inputId, txid, v)) out.push({ vout: v, inputId });
     }
     return out;
@@ -303,14 +327,21 @@ export class Store {
     const lo = readShortIdLo(inputId, 0);
     const raw = this.txRaw(readShortIdHi(inputId, 0) >>> 8, lo >>> 16);
     if (raw === null) return false;
-    const inp = readTx(new ByteReader(raw)).inputs[(lo & 0x7fff) - 1];
-    return inp !== undefined && inp.vout === vout && equalBytes(inp.prevTxid, txid);
+    const off = inputAt(raw, (lo & 0x7fff) - 1);
+    return off >= 0 && voutAt(raw, off) === vout && equalBytes(raw.subarray(off, off + 32), txid);
   }
 
   async close(): Promise<void> {
     this.file.close();
     await this.env.close();
   }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | null): boolean {
+  if (a === undefined || b === null) return a === undefined && b === null;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export interface PackedState {

@@ -1,0 +1,283 @@
+/**
+ * The read path's lookups in a packed table (packed.ts): the first rows under a prefix, both
+ * levels merged, collected into buffers this object keeps, with a fixed number of LMDB calls
+ * and no generator per row.
+ *
+ * Why not `PackedTable.scan`: each lmdb-js `getRange`/`getValues` call builds an iterable, its
+ * closures, an options copy and a TextDecoder, and at the default young-generation size that
+ * garbage made a single-row range read cost ~10-15 µs (measured: a range iterable made once and
+ * iterated again costs ~2.5 µs, an exact `getBinaryFast` ~1 µs). So this keeps one iterable per
+ * kind of range, points it at the next lookup by changing its options object (lmdb-js reads
+ * `key`, `start` and `exclusiveStart` when iteration starts), and reads a level-1 chunk with
+ * `getBinaryFast` on the key its floor search found, copying it once into a buffer kept here.
+ *
+ * `scan` stays the general path (dump, compaction, cursors over long histories), and the one
+ * used inside a write transaction: lmdb-js turns an iterable used there into a non-snapshot one
+ * for good, so a kept iterable never sees a write transaction. Tests compare both paths on every
+ * level layout.
+ */
+
+import { CHUNK_BYTES, chunkRows, L0_KEY, lowerBound, type PackedTable, startsWith } from './packed.ts';
+import type { Bin } from './store.ts';
+
+const EMPTY = new Uint8Array(0);
+
+/** Options objects that lmdb-js keeps a reference to and reads at each iteration's start. */
+interface L0Options {
+  key: Uint8Array;
+  valuesForKey: true;
+  start: Uint8Array;
+  exclusiveStart: boolean;
+}
+
+interface ChunkRanges {
+  /** The greatest chunk key at or below `start` (a reverse range of one key). */
+  floorOpts: { start: Uint8Array; reverse: true; limit: 1; values: false };
+  floor: Iterable<Uint8Array>;
+  /** Chunks from `start` on (after it when `exclusiveStart`). */
+  nextOpts: { start: Uint8Array; exclusiveStart: boolean };
+  next: Iterable<{ key: Uint8Array; value: Uint8Array }>;
+}
+
+/** Rows of one level, `w` bytes each, in a buffer that grows as needed and is reused. */
+class RowBuf {
+  bytes: Uint8Array;
+  n = 0;
+
+  constructor(readonly w: number) {
+    this.bytes = new Uint8Array(w * 16);
+  }
+
+  /** Room for one more row; returns its offset. */
+  next(): number {
+    const at = this.n * this.w;
+    if (at + this.w > this.bytes.length) {
+      const b = new Uint8Array(this.bytes.length * 2);
+      b.set(this.bytes);
+      this.bytes = b;
+    }
+    this.n++;
+    return at;
+  }
+}
+
+export class RowLookup {
+  private readonly w: number;
+  private readonly l0Opts: L0Options = {
+    key: new Uint8Array(L0_KEY),
+    valuesForKey: true,
+    start: EMPTY,
+    exclusiveStart: false,
+  };
+  private l0Range: Iterable<Uint8Array> | null = null;
+  private readonly ranges = new Map<Bin, ChunkRanges>();
+  private readonly a: RowBuf;
+  private readonly b: RowBuf;
+  private readonly c: RowBuf;
+  /** The level-1 chunk being read (copied out of lmdb-js's shared get buffer). */
+  private chunk = new Uint8Array(CHUNK_BYTES + 1);
+  /** The result of the last `find`: `count` rows of `width` bytes from offset 0. */
+  rows: Uint8Array = EMPTY;
+
+  constructor(readonly table: PackedTable) {
+    this.w = table.width;
+    this.a = new RowBuf(this.w);
+    this.b = new RowBuf(this.w);
+    this.c = new RowBuf(this.w);
+  }
+
+  /**
+   * The first `limit` rows starting with `prefix` (at least L0_KEY bytes), in row order, from
+   * `from` on (a row or a prefix of one, default `prefix`; `exclusive`: strictly after it):
+   * what `scan` yields, cut at `limit`. Returns the count; the rows are `this.rows`, valid until
+   * the next call.
+   */
+  find(prefix: Uint8Array, from: Uint8Array | undefined, exclusive: boolean, limit: number): number {
+    const t = this.table;
+    if (prefix.length < L0_KEY) throw new RangeError('lookup prefix shorter than the level-0 key');
+    const start = from ?? prefix;
+    if (!startsWith(start, prefix)) throw new RangeError('lookup start outside its prefix');
+    if (inWriteTxn(t.l0)) return this.viaScan(prefix, start, exclusive, limit);
+    this.readL0(prefix, start, exclusive, limit);
+    const l1 = t.liveLevel1();
+    const a = this.a;
+    if (l1 === null) return this.result(a);
+    const b = this.b;
+    this.readL1(l1, prefix, start, exclusive, limit);
+    if (b.n === 0) return this.result(a);
+    if (a.n === 0) return this.result(b);
+    return this.result(this.merge(limit));
+  }
+
+  private result(r: RowBuf): number {
+    this.rows = r.bytes;
+    return r.n;
+  }
+
+  /** The general path (inside a write transaction). */
+  private viaScan(prefix: Uint8Array, start: Uint8Array, exclusive: boolean, limit: number): number {
+    const out = this.c;
+    out.n = 0;
+    if (limit > 0) {
+      for (const r of this.table.scan(prefix, start, exclusive)) {
+        out.bytes.set(r.subarray(0, this.w), out.next());
+        if (out.n === limit) break;
+      }
+    }
+    return this.result(out);
+  }
+
+  private readL0(prefix: Uint8Array, start: Uint8Array, exclusive: boolean, limit: number): void {
+    const out = this.a;
+    out.n = 0;
+    if (limit <= 0) return;
+    const o = this.l0Opts;
+    o.key[0] = prefix[0];
+    o.key[1] = prefix[1];
+    o.start = start.subarray(L0_KEY);
+    o.exclusiveStart = exclusive;
+    this.l0Range ??= (this.table.l0 as unknown as { getRange(o: L0Options): Iterable<Uint8Array> }).getRange(
+      o,
+    );
+    const it = this.l0Range[Symbol.iterator]();
+    const restLen = prefix.length - L0_KEY;
+    try {
+      for (;;) {
+        const r = it.next();
+        if (r.done) return;
+        const v = r.value;
+        for (let i = 0; i < restLen; i++) if (v[i] !== prefix[L0_KEY + i]) return;
+        const at = out.next();
+        out.bytes[at] = o.key[0];
+        out.bytes[at + 1] = o.key[1];
+        out.bytes.set(v, at + L0_KEY);
+        if (out.n === limit) return;
+      }
+    } finally {
+      it.return?.();
+    }
+  }
+
+  private rangesOf(db: Bin): ChunkRanges {
+    let r = this.ranges.get(db);
+    if (r === undefined) {
+      const floorOpts = { start: EMPTY, reverse: true as const, limit: 1 as const, values: false as const };
+      const nextOpts = { start: EMPTY, exclusiveStart: false };
+      r = {
+        floorOpts,
+        floor: db.getRange(floorOpts) as unknown as Iterable<Uint8Array>,
+        nextOpts,
+        next: db.getRange(nextOpts) as unknown as Iterable<{ key: Uint8Array; value: Uint8Array }>,
+      };
+      this.ranges.set(db, r);
+    }
+    return r;
+  }
+
+  /** Copies a chunk value into `this.chunk`; returns the view of its bytes. */
+  private keep(v: Uint8Array, n: number): Uint8Array {
+    if (n > this.chunk.length) this.chunk = new Uint8Array(n);
+    this.chunk.set(v.subarray(0, n));
+    return this.chunk.subarray(0, n);
+  }
+
+  private readL1(db: Bin, prefix: Uint8Array, start: Uint8Array, exclusive: boolean, limit: number): void {
+    const out = this.b;
+    out.n = 0;
+    if (limit <= 0) return;
+    const w = this.w;
+    const rg = this.rangesOf(db);
+    rg.floorOpts.start = start;
+    let key: Uint8Array | null = null;
+    const f = rg.floor[Symbol.iterator]();
+    try {
+      const r = f.next();
+      if (!r.done) key = r.value;
+    } finally {
+      f.return?.();
+    }
+    let v: Uint8Array;
+    if (key !== null) {
+      // The value of the key just found, in the same read transaction: no copy by lmdb-js.
+      const got = db.getBinaryFast(key);
+      if (got === undefined) throw new Error(`level-1 chunk vanished under a read of ${this.table.name}`);
+      v = this.keep(got, got.length);
+    } else {
+      // Every chunk starts after `start`: the first one is where the rows begin.
+      const e = this.nextChunk(rg, start, false);
+      if (e === null) return;
+      key = e.key;
+      v = e.value;
+    }
+    let i = lowerBound(key, v, w, start, exclusive);
+    for (;;) {
+      const n = chunkRows(v, w);
+      const p = v[0];
+      const rw = w - p;
+      for (; i < n; i++) {
+        // Rows from `start` on are >= prefix: the first one without it is past them all.
+        const base = 1 + i * rw - p;
+        for (let j = 0; j < prefix.length; j++) {
+          const b = j < p ? key[j] : v[base + j];
+          if (b !== prefix[j]) return;
+        }
+        const at = out.next();
+        out.bytes.set(key.subarray(0, p), at);
+        out.bytes.set(v.subarray(1 + i * rw, 1 + (i + 1) * rw), at + p);
+        if (out.n === limit) return;
+      }
+      const e = this.nextChunk(rg, key, true);
+      if (e === null) return;
+      key = e.key;
+      v = e.value;
+      i = 0;
+    }
+  }
+
+  private nextChunk(
+    rg: ChunkRanges,
+    from: Uint8Array,
+    exclusive: boolean,
+  ): { key: Uint8Array; value: Uint8Array } | null {
+    rg.nextOpts.start = from;
+    rg.nextOpts.exclusiveStart = exclusive;
+    const it = rg.next[Symbol.iterator]();
+    try {
+      const r = it.next();
+      return r.done ? null : r.value;
+    } finally {
+      it.return?.();
+    }
+  }
+
+  /** Merges the two levels' rows (no row is in both) into `c`, at most `limit`. */
+  private merge(limit: number): RowBuf {
+    const { a, b, c, w } = this;
+    c.n = 0;
+    let i = 0;
+    let j = 0;
+    while (c.n < limit && (i < a.n || j < b.n)) {
+      let fromA: boolean;
+      if (i === a.n) fromA = false;
+      else if (j === b.n) fromA = true;
+      else fromA = compareAt(a.bytes, i * w, b.bytes, j * w, w) <= 0;
+      const at = c.next();
+      if (fromA) c.bytes.set(a.bytes.subarray(i * w, ++i * w), at);
+      else c.bytes.set(b.bytes.subarray(j * w, ++j * w), at);
+    }
+    return c;
+  }
+}
+
+function compareAt(x: Uint8Array, xi: number, y: Uint8Array, yi: number, w: number): number {
+  for (let k = 0; k < w; k++) {
+    const d = x[xi + k] - y[yi + k];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Whether lmdb-js has a write transaction open on this store's environment. */
+function inWriteTxn(db: Bin): boolean {
+  return (db as unknown as { env: { writeTxn?: unknown } }).env.writeTxn != null;
+}
