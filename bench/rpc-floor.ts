@@ -3,7 +3,10 @@
  * schema, no handlers, one send in flight per socket (as the bus's send queue does), 64 DEALERs
  * in 2 client processes. Prints round trips per second and CPU µs per round trip in the server
  * and client processes: what any RPC over zeromq.js costs here, before the bus adds anything.
- * Run: node --import tsx bench/rpc-floor.ts [depth=4] [seconds=4]
+ * zeromq.js copies frames of up to 128 bytes and sends/receives larger ones zero-copy (a napi
+ * reference released through a uv_async hop on send, an external Buffer with a finalizer on
+ * receive): `bytes` above 128 measures that path.
+ * Run: node --import tsx bench/rpc-floor.ts [depth=4] [seconds=4] [bytes=60]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,13 +40,13 @@ if (mode === 'server') {
     if (!pumping) void pump();
   }
 } else if (mode === 'client') {
-  const [ep, ncS, depthS, secsS] = process.argv.slice(3);
+  const [ep, ncS, depthS, secsS, bytesS] = process.argv.slice(3);
   const socks = Array.from({ length: Number(ncS) }, () => {
     const d = new zmq.Dealer({ linger: 0 });
     d.connect(ep);
     return d;
   });
-  const payload = Buffer.alloc(60);
+  const payload = Buffer.alloc(Number(bytesS));
   await new Promise((r) => setTimeout(r, 300));
   const c0 = process.cpuUsage();
   const end = Date.now() + Number(secsS) * 1000;
@@ -64,6 +67,7 @@ if (mode === 'server') {
 } else {
   const depth = Number(process.argv[2] ?? 4);
   const secs = Number(process.argv[3] ?? 4);
+  const bytes = Number(process.argv[4] ?? 60);
   const tmp = mkdtempSync(join(tmpdir(), 'rpcfloor-'));
   const ep = `ipc://${join(tmp, 'echo.sock')}`;
   const run = (args: string[]) =>
@@ -79,13 +83,13 @@ if (mode === 'server') {
   const srv = run(['server', ep]);
   await new Promise<void>((r) => srv.stdout!.once('data', () => r()));
   const srvOut = out(srv);
-  const kids = [0, 1].map(() => run(['client', ep, '32', String(depth), String(secs)]));
+  const kids = [0, 1].map(() => run(['client', ep, '32', String(depth), String(secs), String(bytes)]));
   const res = (await Promise.all(kids.map(out))).map((s) => JSON.parse(s.trim()));
   srv.kill('SIGTERM');
   const s = JSON.parse((await srvOut).trim().split('\n').pop()!);
   const n = res.reduce((a, r) => a + r.n, 0);
   console.log(
-    `raw zeromq.js echo, 64 DEALERs x ${depth} in flight: ${Math.round(n / secs)} round trips/s; CPU per round trip: server ${(s.cpuUs / s.n).toFixed(1)} µs, clients ${(res.reduce((a, r) => a + r.cpuUs, 0) / n).toFixed(1)} µs`,
+    `raw zeromq.js echo, 64 DEALERs x ${depth} in flight, ${bytes}-byte frames: ${Math.round(n / secs)} round trips/s; CPU per round trip: server ${(s.cpuUs / s.n).toFixed(1)} µs, clients ${(res.reduce((a, r) => a + r.cpuUs, 0) / n).toFixed(1)} µs`,
   );
   rmSync(tmp, { recursive: true, force: true });
 }
