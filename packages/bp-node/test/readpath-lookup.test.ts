@@ -229,6 +229,28 @@ describe('read path lookups: the fast path answers what scan yields', () => {
     }
   });
 
+  it('a read-only reader beside the writer follows compactions (meta packed re-read each turn)', async () => {
+    const d = tempDir('lookup-reader');
+    const ix = build(d.dir, 'l0', HEIGHTS.slice(0, 3));
+    const reader = openIndex(d.dir, 'mainnet', { readOnly: true });
+    const rview = new IndexView(reader, new Mempool(reader));
+    const txs = txsOf(HEIGHTS.slice(0, 3));
+    const want = answers(new IndexView(ix, new Mempool(ix)), txs);
+    const turn = () => new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(answers(rview, txs), want, 'level 0');
+    for (let i = 0; i < 3; i++) {
+      // Each compaction moves every row into the other level-1 slot and clears the old one:
+      // a reader still looking at the old slot would miss them all.
+      ix.compact();
+      await turn();
+      assert.equal(reader.packedRows().level0, 0);
+      assert.deepEqual(answers(rview, txs), want, `after compaction ${i + 1}`);
+    }
+    await reader.close();
+    await ix.close();
+    d.cleanup();
+  });
+
   it('with a mempool overlay: 840007 unconfirmed over 840002-840006 in both levels', async () => {
     const d = tempDir('lookup-mempool');
     const ix = build(d.dir, 'half', HEIGHTS.slice(0, 5));

@@ -9,7 +9,7 @@
  * iterated again costs ~2.5 µs, an exact `getBinaryFast` ~1 µs). So this keeps one iterable per
  * kind of range, points it at the next lookup by changing its options object (lmdb-js reads
  * `key`, `start` and `exclusiveStart` when iteration starts), and reads a level-1 chunk with
- * `getBinaryFast` on the key its floor search found, copying it once into a buffer kept here.
+ * `getBinaryFast` on the key its floor search found, reading it where lmdb-js put it.
  *
  * `scan` stays the general path (dump, compaction, cursors over long histories), and the one
  * used inside a write transaction: lmdb-js turns an iterable used there into a non-snapshot one
@@ -17,7 +17,7 @@
  * level layout.
  */
 
-import { CHUNK_BYTES, chunkRows, L0_KEY, lowerBound, type PackedTable, startsWith } from './packed.ts';
+import { chunkRows, L0_KEY, lowerBound, type PackedTable, startsWith } from './packed.ts';
 import type { Bin } from './store.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -74,8 +74,6 @@ export class RowLookup {
   private readonly a: RowBuf;
   private readonly b: RowBuf;
   private readonly c: RowBuf;
-  /** The level-1 chunk being read (copied out of lmdb-js's shared get buffer). */
-  private chunk = new Uint8Array(CHUNK_BYTES + 1);
   /** The result of the last `find`: `count` rows of `width` bytes from offset 0. */
   rows: Uint8Array = EMPTY;
 
@@ -174,13 +172,6 @@ export class RowLookup {
     return r;
   }
 
-  /** Copies a chunk value into `this.chunk`; returns the view of its bytes. */
-  private keep(v: Uint8Array, n: number): Uint8Array {
-    if (n > this.chunk.length) this.chunk = new Uint8Array(n);
-    this.chunk.set(v.subarray(0, n));
-    return this.chunk.subarray(0, n);
-  }
-
   private readL1(db: Bin, prefix: Uint8Array, start: Uint8Array, exclusive: boolean, limit: number): void {
     const out = this.b;
     out.n = 0;
@@ -198,10 +189,12 @@ export class RowLookup {
     }
     let v: Uint8Array;
     if (key !== null) {
-      // The value of the key just found, in the same read transaction: no copy by lmdb-js.
+      // The value of the key just found, in the same read transaction. getBinaryFast answers
+      // in lmdb-js's shared get buffer (its `length` set to the value's): no copy is made, and
+      // none is needed, as no other LMDB read happens before this chunk's rows are copied out.
       const got = db.getBinaryFast(key);
       if (got === undefined) throw new Error(`level-1 chunk vanished under a read of ${this.table.name}`);
-      v = this.keep(got, got.length);
+      v = got;
     } else {
       // Every chunk starts after `start`: the first one is where the rows begin.
       const e = this.nextChunk(rg, start, false);

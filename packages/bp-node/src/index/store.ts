@@ -86,6 +86,8 @@ export class Store {
   private packedCache: PackedState | null = null;
   /** The meta `packed` bytes packedCache was decoded from (a read-only store compares them). */
   private packedBytes: Uint8Array | null = null;
+  /** A reader's packedCache was checked in this turn of the event loop (until a microtask). */
+  private packedTurn = false;
 
   constructor(
     readonly dir: string,
@@ -191,10 +193,14 @@ export class Store {
   packedState(): PackedState {
     if (this.packedCache !== null && !this.readOnly) return this.packedCache;
     if (this.packedCache !== null) {
-      // A reader: another process may have compacted. Compare the bytes without a copy.
+      // A reader: another process may have compacted, but not within one turn of the event
+      // loop (lmdb-js keeps one read snapshot until a timer after the turn): read meta once a
+      // turn, and compare the bytes without a copy.
+      if (this.packedTurn) return this.packedCache;
+      this.startPackedTurn();
       const now = this.meta.getBinaryFast(META_PACKED);
       if (sameBytes(now, this.packedBytes)) return this.packedCache;
-    }
+    } else this.startPackedTurn();
     const b = this.meta.get(META_PACKED);
     this.packedBytes = b === undefined ? null : Uint8Array.from(b);
     const tables = [0, 0, 0, 0];
@@ -208,6 +214,16 @@ export class Store {
   packedTables(): PackedTable[] {
     return [this.txids, this.spends, this.extspends, this.history];
   }
+
+  private startPackedTurn(): void {
+    if (!this.readOnly) return;
+    this.packedTurn = true;
+    queueMicrotask(this.endPackedTurn);
+  }
+
+  private readonly endPackedTurn = (): void => {
+    this.packedTurn = false;
+  };
 
   /** After a compaction's commit (or its abort): re-read meta `packed`. */
   forgetPackedState(): void {
