@@ -6,7 +6,7 @@
  * Variants alternate within each round (same process, same blocks).
  *
  *   node --import tsx bench/index.ts [--rounds N] [--durability full|os|both] [--only genesis|modern]
- *                                    [--modes block,all,2,all-unsorted]
+ *                                    [--modes block,all,2,all-unsorted,<n: batches of n>]
  *
  * Chains: mainnet 0-599 from the blk files (an index from genesis), and 840002-840007 (an index
  * started at 840002, so most inputs spend outputs it does not hold and become `extspends` rows).
@@ -50,7 +50,8 @@ const MODES: Record<string, Mode> = {
   'all-unsorted': { name: 'one batch, rows unsorted', batch: 0, sort: false },
 };
 const modes = (arg('--modes') ?? 'block,all,2,all-unsorted').split(',').map((m) => {
-  const mode = MODES[m];
+  const n = Number(m);
+  const mode = MODES[m] ?? (n > 0 ? { name: `batches of ${n}`, batch: n, sort: true } : undefined);
   if (!mode) throw new Error(`unknown mode ${m}`);
   return mode;
 });

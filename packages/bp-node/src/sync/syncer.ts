@@ -151,6 +151,7 @@ export class Syncer extends EventEmitter {
     src.on('tx', this.onTx);
     src.on('txRemoved', this.onTxRemoved);
     src.on('error', this.onSourceError);
+    this.dirty = true; // a new run first asks the source (tip events between runs went unheard)
     try {
       if (this.opts.manageSource) await this.startSource();
       while (!this.stopping) {
