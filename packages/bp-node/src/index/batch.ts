@@ -133,9 +133,10 @@ class TxPositions {
 /** A tx of an earlier block of the batch; `prev` is the previous one with the same prefix. */
 interface BatchTx {
   tx: Tx;
-  height: number;
   hi: number;
   pos: number;
+  /** Index of its output 0 in the batch's `live` flags. */
+  out: number;
   prev: BatchTx | undefined;
 }
 
@@ -146,9 +147,9 @@ interface PendingBlock {
   hi: number;
   row: Uint8Array;
   shapes: { key: Uint8Array; value: Uint8Array }[];
-  /** lo halves of the outputs it added to the UTXO set (ordinary ids in order, then extended). */
-  outLos: number[];
-  outs: TxOut[];
+  txs: readonly Tx[];
+  /** Index of its first output in the batch's `live` flags. */
+  firstOut: number;
 }
 
 /** A block's inputs resolved (pass 1): what apply() and the result need. */
@@ -158,6 +159,8 @@ interface Resolved {
   kinds: Uint8Array;
   /** The spent output's id per input (8 bytes each; zero for EXTERNAL). */
   fids: Uint8Array;
+  /** Per BATCHED input: the spent output's index in the batch's `live` flags. */
+  refs: Int32Array;
   /** sha256 of each spent output's script (32 bytes per input). */
   spentHashes: Uint8Array;
   /** Outputs spent by a later tx of the same block (pos * OUT_KEY + vout). */
@@ -209,8 +212,12 @@ export class ConnectBatch {
   private base: number | null;
   private readonly storedBase: boolean;
   private readonly txs = new Map<number, BatchTx>();
-  /** Outputs the batch created and did not spend yet. */
-  private readonly utxos = new Map<number | string, TxOut>();
+  /**
+   * Per output the batch created, in order: 1 while it is an unspent UTXO (spendable, not
+   * spent since). What the UTXO table gets at the commit; spends inside the batch clear it.
+   */
+  private live = new Uint8Array(65_536);
+  private outCount = 0;
   /** Stored UTXOs the batch spent (deleted at the commit). */
   private readonly spentStored = new Set<number | string>();
   private readonly dels = new RowBuffer(8);
@@ -265,8 +272,8 @@ export class ConnectBatch {
     const r = this.resolve(block.txs, height, hi, base > 0);
     const shapes = blockShapeRows(block.txs, hi, r.prevScripts);
     const row = this.record(block, raw, r.undo);
-    const pb: PendingBlock = { height, hash, hi, row, shapes, outLos: [], outs: [] };
-    this.apply(block.txs, height, hi, r, pb);
+    const pb: PendingBlock = { height, hash, hi, row, shapes, txs: block.txs, firstOut: this.outCount };
+    this.apply(block.txs, hi, r);
     this.pending.push(pb);
     this.tip = { height, hash };
     this.base ??= height;
@@ -294,6 +301,7 @@ export class ConnectBatch {
     }
     const kinds = new Uint8Array(nIn);
     const fids = new Uint8Array(nIn * 8);
+    const refs = new Int32Array(nIn);
     const spentHashes = new Uint8Array(nIn * 32);
     const txPos = new TxPositions(txs);
     const spentOld = new Set<number | string>();
@@ -357,6 +365,7 @@ export class ConnectBatch {
           }
           spentOld.add(fk);
           kinds[k] = f;
+          if (f === BATCHED) refs[k] = this.foundRef;
           const script = this.foundScript;
           sha256Into(script, spentHashes, k * 32);
           prevScripts[k] = script;
@@ -367,7 +376,18 @@ export class ConnectBatch {
       txPos.set(p);
     }
 
-    return { nIn, nOut, kinds, fids, spentHashes, spentHere, prevScripts, prevValues, undo: undo.bytes() };
+    return {
+      nIn,
+      nOut,
+      kinds,
+      fids,
+      refs,
+      spentHashes,
+      spentHere,
+      prevScripts,
+      prevValues,
+      undo: undo.bytes(),
+    };
   }
 
   /** Appends the block's record (block | txids | undo) to blocks.dat; returns its block row. */
@@ -399,11 +419,16 @@ export class ConnectBatch {
   }
 
   /** Adds a resolved block's rows, UTXO changes and txs to the batch (nothing here can fail). */
-  private apply(txs: readonly Tx[], height: number, hi: number, res: Resolved, pb: PendingBlock): void {
+  private apply(txs: readonly Tx[], hi: number, res: Resolved): void {
     const { kinds, fids, spentHashes, spentHere } = res;
     let r: number;
-    const lateLos: number[] = [];
-    const lateOuts: TxOut[] = [];
+    if (this.outCount + res.nOut > this.live.length) {
+      const next = new Uint8Array(Math.max(2 * this.live.length, this.outCount + res.nOut));
+      next.set(this.live.subarray(0, this.outCount));
+      this.live = next;
+    }
+    const live = this.live;
+    let out0 = this.outCount;
     let k = 0;
     for (let p = 0; p < txs.length; p++) {
       const tx = txs[p];
@@ -433,7 +458,7 @@ export class ConnectBatch {
           r = this.histRows.push();
           copy(this.histRows.buf, r, spentHashes, k * 32, HISTORY_PREFIX);
           writeShortId(this.histRows.buf, r + HISTORY_PREFIX, hi, inputLo(p, j));
-          if (kind === BATCHED) this.utxos.delete(idKey(fids, k * 8));
+          if (kind === BATCHED) this.live[res.refs[k]] = 0;
           else if (kind === STORED) {
             this.spentStored.add(idKey(fids, k * 8));
             r = this.dels.push();
@@ -449,31 +474,22 @@ export class ConnectBatch {
         copy(this.histRows.buf, r, hash32, 0, HISTORY_PREFIX);
         writeShortId(this.histRows.buf, r + HISTORY_PREFIX, hi, lo);
         if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
-        if (isUnspendable(out.scriptPubKey)) continue;
-        this.utxos.set(outKey(height, lo), out);
-        // Extended ids (outputs >= 32,767) sort after every ordinary id of the block.
-        if (i >= EXT_MIN_INDEX) {
-          lateLos.push(lo);
-          lateOuts.push(out);
-        } else {
-          pb.outLos.push(lo);
-          pb.outs.push(out);
-        }
+        if (!isUnspendable(out.scriptPubKey)) live[out0 + i] = 1;
       }
-      const bt: BatchTx = { tx, height, hi, pos: p, prev: undefined };
+      const bt: BatchTx = { tx, hi, pos: p, out: out0, prev: undefined };
       const key = txidKey(tx.txid());
       bt.prev = this.txs.get(key);
       this.txs.set(key, bt);
+      out0 += tx.outputs.length;
     }
-    for (let i = 0; i < lateLos.length; i++) {
-      pb.outLos.push(lateLos[i]);
-      pb.outs.push(lateOuts[i]);
-    }
+    this.outCount = out0;
   }
 
   /** The value and script of the output findUnspent found last. */
   private foundValue = 0n;
   private foundScript: Uint8Array = new Uint8Array(0);
+  /** Its index in `live` when BATCHED. */
+  private foundRef = 0;
 
   /**
    * The unspent output txid:vout: the batch's own outputs first (they are later than every
@@ -497,13 +513,12 @@ export class ConnectBatch {
       sharing++;
       if (!equalBytes(t.tx.txid(), txid)) continue;
       known = true;
-      if (vout > EXT_MAX_INDEX) continue;
-      const lo = outputLo(t.pos, vout);
-      const out = this.utxos.get(outKey(t.height, lo));
-      if (out === undefined) continue;
-      writeShortId(ids, at, t.hi, lo);
+      if (vout > EXT_MAX_INDEX || vout >= t.tx.outputs.length || this.live[t.out + vout] === 0) continue;
+      const out = t.tx.outputs[vout];
+      writeShortId(ids, at, t.hi, outputLo(t.pos, vout));
       this.foundValue = out.value;
       this.foundScript = out.scriptPubKey;
+      this.foundRef = t.out + vout;
       return BATCHED;
     }
     const s = this.s;
@@ -587,13 +602,22 @@ export class ConnectBatch {
       s.utxos.removeSync(id);
     }
     // Ids grow with height and, within a block, ordinary before extended: appends.
+    const live = this.live;
     for (const b of this.pending) {
-      for (let i = 0; i < b.outLos.length; i++) {
-        const lo = b.outLos[i];
-        if (!this.utxos.has(outKey(b.height, lo))) continue; // spent later in the batch
-        const out = b.outs[i];
-        writeShortId(id, 0, b.hi, lo);
-        s.utxos.putSync(id, utxoValue(out.value, out.scriptPubKey), { append: true });
+      let late = false;
+      for (let p = 0, g = b.firstOut; p < b.txs.length; g += b.txs[p].outputs.length, p++) {
+        const outs = b.txs[p].outputs;
+        const n = Math.min(outs.length, EXT_MIN_INDEX);
+        if (outs.length > n) late = true;
+        for (let i = 0; i < n; i++) if (live[g + i] === 1) putUtxo(s, id, b.hi, outputLo(p, i), outs[i]);
+      }
+      // Extended ids (outputs >= 32,767) sort after every ordinary id of the block.
+      if (!late) continue;
+      for (let p = 0, g = b.firstOut; p < b.txs.length; g += b.txs[p].outputs.length, p++) {
+        const outs = b.txs[p].outputs;
+        for (let i = EXT_MIN_INDEX; i < outs.length; i++) {
+          if (live[g + i] === 1) putUtxo(s, id, b.hi, outputLo(p, i), outs[i]);
+        }
       }
     }
     for (const b of this.pending) for (const r of b.shapes) s.shapes.putSync(r.key, r.value);
@@ -602,6 +626,11 @@ export class ConnectBatch {
     s.meta.putSync(META_FILE_END, u64be(s.file.length));
     if (!this.storedBase) s.meta.putSync(META_BASE, u32be(this.pending[0].height));
   }
+}
+
+function putUtxo(s: Store, id: Uint8Array, hi: number, lo: number, out: TxOut): void {
+  writeShortId(id, 0, hi, lo);
+  s.utxos.putSync(id, utxoValue(out.value, out.scriptPubKey), { append: true });
 }
 
 function putRows(t: PackedTable, rows: RowBuffer, row: Uint8Array, sorted: boolean): void {
