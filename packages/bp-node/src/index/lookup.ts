@@ -148,7 +148,7 @@ export class RowLookup {
         const at = out.next();
         out.bytes[at] = o.key[0];
         out.bytes[at + 1] = o.key[1];
-        out.bytes.set(v, at + L0_KEY);
+        for (let i = L0_KEY; i < this.w; i++) out.bytes[at + i] = v[i - L0_KEY];
         if (out.n === limit) return;
       }
     } finally {
@@ -214,9 +214,11 @@ export class RowLookup {
           const b = j < p ? key[j] : v[base + j];
           if (b !== prefix[j]) return;
         }
+        // Byte loops, not set(subarray): lmdb-js hands Buffers, whose subarray allocates.
         const at = out.next();
-        out.bytes.set(key.subarray(0, p), at);
-        out.bytes.set(v.subarray(1 + i * rw, 1 + (i + 1) * rw), at + p);
+        const o = out.bytes;
+        for (let j = 0; j < p; j++) o[at + j] = key[j];
+        for (let j = p; j < w; j++) o[at + j] = v[base + j];
         if (out.n === limit) return;
       }
       const e = this.nextChunk(rg, key, true);
@@ -255,8 +257,9 @@ export class RowLookup {
       else if (j === b.n) fromA = true;
       else fromA = compareAt(a.bytes, i * w, b.bytes, j * w, w) <= 0;
       const at = c.next();
-      if (fromA) c.bytes.set(a.bytes.subarray(i * w, ++i * w), at);
-      else c.bytes.set(b.bytes.subarray(j * w, ++j * w), at);
+      const src = fromA ? a.bytes : b.bytes;
+      const from = fromA ? i++ * w : j++ * w;
+      for (let k = 0; k < w; k++) c.bytes[at + k] = src[from + k];
     }
     return c;
   }

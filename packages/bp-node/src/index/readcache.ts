@@ -16,8 +16,8 @@ interface BlockEntry {
   txids: Uint8Array | null;
   /** Single txid reads so far (the section is loaded at TXID_SECTION_AFTER). */
   txidReads: number;
-  /** Raw txs by position. */
-  txs: Map<number, Uint8Array>;
+  /** Raw txs by position (an array sized to the block: a Map lookup cost more per hot read). */
+  txs: (Uint8Array | undefined)[];
   /** sha256d of the header, once asked for. */
   hash: Uint8Array | null;
   bytes: number;
@@ -53,7 +53,7 @@ export class ReadCache {
     let e = this.blocks.get(height);
     if (e !== undefined && e.row === row) return e;
     if (e !== undefined) this.drop(height, e);
-    e = { row, txids: null, txidReads: 0, txs: new Map(), hash: null, bytes: 0 };
+    e = { row, txids: null, txidReads: 0, txs: new Array(row.txCount), hash: null, bytes: 0 };
     this.blocks.set(height, e);
     // Entries that hold few bytes still cost an object each: bound their number too.
     if (this.blocks.size > MAX_BLOCKS) {
@@ -81,8 +81,8 @@ export class ReadCache {
     if (this.bytes <= this.budget) return;
     // This block alone is over the budget: keep its txids, forget its txs.
     let txBytes = 0;
-    for (const raw of e.txs.values()) txBytes += raw.length + 64;
-    e.txs.clear();
+    for (const raw of e.txs) if (raw !== undefined) txBytes += raw.length + 64;
+    e.txs = new Array(e.row.txCount);
     e.bytes -= txBytes;
     this.bytes -= txBytes;
   }
@@ -136,7 +136,7 @@ export class ReadCache {
   tx(height: number, position: number): Uint8Array | null {
     const e = this.entry(height);
     if (e === null || position >= e.row.txCount) return null;
-    const hit = e.txs.get(position);
+    const hit = e.txs[position];
     if (hit !== undefined) {
       this.stats.hits++;
       return hit;
@@ -147,7 +147,7 @@ export class ReadCache {
     const end = position + 1 < r.txCount ? r.txOffsets[position + 1] : r.blockSize;
     const raw = this.s.file.read(r.offset + start, end - start);
     if (raw === null) return null;
-    e.txs.set(position, raw);
+    e.txs[position] = raw;
     this.charge(e, raw.length + 64);
     return raw;
   }

@@ -75,7 +75,11 @@ export class IndexView {
   /** A tx by txid, confirmed first, else from the mempool. */
   tx(txid: Uint8Array): (TxInfo & { confirmed: true }) | (MempoolEntry & { confirmed: false }) | null {
     const c = confirmedTx(this.index.store, txid);
-    if (c) return { ...c, confirmed: true };
+    if (c) {
+      // Fields named, not spread: the spread copy showed in the read-path profile.
+      const { txid: t, raw, height, position, blockHash, shortId } = c;
+      return { txid: t, raw, height, position, blockHash, shortId, confirmed: true };
+    }
     const m = this.mempool.get(txid);
     return m ? { ...m, confirmed: false } : null;
   }
