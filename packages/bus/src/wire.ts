@@ -109,6 +109,25 @@ export function batchFrame(frames: readonly Uint8Array[]): Buffer {
 }
 
 /**
+ * Checks a batch frame's entries buf[start, end) before any is used: the number of entries, or
+ * a string saying why it is not a batch. Every length is checked against the bytes left.
+ */
+export function checkBatch(buf: Buffer, start: number, end: number, maxEntries: number): number | string {
+  let n = 0;
+  let p = start;
+  while (p < end) {
+    if (end - p < 4) return `batch entry ${n}: truncated length at byte ${p - start}`;
+    const len = buf.readUInt32LE(p);
+    if (len > end - p - 4) return `batch entry ${n}: ${len} bytes but ${end - p - 4} left`;
+    if (n === maxEntries) return `batch of more than ${maxEntries} messages`;
+    n++;
+    p += 4 + len;
+  }
+  if (n === 0) return 'empty batch';
+  return n;
+}
+
+/**
  * The RPC frames of a batch frame's body (views into it), or a string saying why it is not one:
  * every length is checked against the bytes left before anything is sliced.
  */

@@ -371,6 +371,54 @@ describe('rpc over ipc', () => {
     d.close();
   });
 
+  it('splits the replies of a big batch into frames of at most 256 KiB, in order', async () => {
+    // A server of its own: answers synchronously (so every reply goes in the batch's frames) and
+    // takes a request batch of ~300 KB.
+    const big = await RpcServer.start({
+      schema: testSchema,
+      handlers: { ...handlers, echo: (b) => b },
+      endpoints: [`ipc://${dir}/big.rpc.sock`],
+    });
+    const d = new zmq.Dealer({ linger: 0 });
+    d.connect(big.endpoints[0]);
+    // 300 echoes of 1,000 bytes: ~305 KB of replies, more than one reply frame holds.
+    const parts = Array.from({ length: 300 }, (_, i) =>
+      frame(i + 1, 0x0100, testSchema.encode('echo', { n: i, data: new Uint8Array(1000).fill(i & 0xff) })),
+    );
+    const n = parts.reduce((x, p) => x + 4 + p.length, 6);
+    const f = Buffer.alloc(n);
+    f.writeUInt16LE(0x0004, 4);
+    let at = 6;
+    for (const p of parts) {
+      f.writeUInt32LE(p.length, at);
+      p.copy(f, at + 4);
+      at += 4 + p.length;
+    }
+    await d.send(f);
+    const replies: Buffer[] = [];
+    let frames = 0;
+    while (replies.length < 300) {
+      const [r] = await d.receive();
+      frames++;
+      assert.equal(r.readUInt16LE(4), 0x0004, 'a batch frame');
+      assert.ok(r.length <= 256 << 10, `reply frame of ${r.length} bytes`);
+      for (let p = 6; p < r.length; ) {
+        const len = r.readUInt32LE(p);
+        replies.push(r.subarray(p + 4, p + 4 + len));
+        p += 4 + len;
+      }
+    }
+    assert.equal(frames, 2);
+    replies.forEach((r, i) => {
+      assert.equal(r.readUInt32LE(0), i + 1);
+      const body = testSchema.decode(r.readUInt16LE(4), r.subarray(6)).body;
+      assert.equal(body.n, i);
+      assert.deepEqual(body.data, new Uint8Array(1000).fill(i & 0xff));
+    });
+    d.close();
+    await big.close();
+  });
+
   it('refuses a handshake from another bus protocol or schema', async () => {
     // Raw hello with bus protocol 99.
     const d = new zmq.Dealer({ linger: 0 });

@@ -1,12 +1,14 @@
-import { ByteWriter } from '@lnpbp/bitcoin/bytes/writer';
 import * as zmq from 'zeromq';
 import { type KeyPair, parseCurveKey } from '../auth/keys.ts';
 import { registerZapDomain } from '../auth/zap.ts';
 import { type Logger, silentLogger } from '../daemon/log.ts';
 import { type Endpoint, isNetworked, parseEndpoint } from '../endpoint.ts';
 import { BusError, ErrorCode, errorCodeName, RpcError } from '../errors.ts';
+import { FrameWriter } from '../schema/frame-writer.ts';
 import {
   type BodyOf,
+  decodeBody,
+  encodeBody,
   isDecodeFault,
   type MessageTable,
   REPLY_FLAG,
@@ -14,17 +16,16 @@ import {
   type RequestName,
   type Schema,
   UnknownTypeError,
+  type WireMessage,
 } from '../schema/messages.ts';
 import {
   BATCH_TYPE,
   BUS_PROTOCOL_VERSION,
-  batchFrame,
   busMessages,
+  checkBatch,
   ERROR_TYPE,
   errorBody,
   RPC_HEADER,
-  rpcFrame,
-  splitBatch,
 } from '../wire.ts';
 import { SendQueue } from './send-queue.ts';
 
@@ -112,9 +113,8 @@ class Call implements RequestContext, InFlight {
     private readonly l: Listener,
     private readonly routing: Buffer,
     readonly requestId: number,
-    private readonly typeId: number,
-    private readonly name: string,
-    private readonly schema: Schema<MessageTable>,
+    /** The reply's wire message (its type id and codec). */
+    private readonly reply: WireMessage,
     private readonly out: ReplyBatch | null,
     readonly log: Logger,
   ) {}
@@ -135,23 +135,15 @@ class Call implements RequestContext, InFlight {
 
   ok(reply: unknown): void {
     if (this.done()) return;
-    let bytes: Uint8Array;
     try {
-      bytes = this.schema.encodeReply(this.name as never, reply as never);
+      this.server.replyBody(this.l, this.routing, this.requestId, this.reply, reply, this.out);
     } catch (e) {
       this.error(
         new Error(
-          `handler ${this.name} returned a reply that does not fit its schema: ${(e as Error).message}`,
+          `handler ${this.reply.name} returned a reply that does not fit its schema: ${(e as Error).message}`,
         ),
       );
-      return;
     }
-    this.server.reply(
-      this.l,
-      this.routing,
-      rpcFrame(this.requestId, this.typeId | REPLY_FLAG, bytes),
-      this.out,
-    );
   }
 
   fail(e: unknown): void {
@@ -166,16 +158,21 @@ class Call implements RequestContext, InFlight {
       server.replyError(l, routing, requestId, e.code, e.message, out);
     } else {
       server.count('internal');
-      this.log.error('handler failed', { request: this.name, error: e, stack: (e as Error)?.stack });
-      server.replyError(l, routing, requestId, ErrorCode.internal, `${this.name}: internal error`, out);
+      this.log.error('handler failed', { request: this.reply.name, error: e, stack: (e as Error)?.stack });
+      server.replyError(l, routing, requestId, ErrorCode.internal, `${this.reply.name}: internal error`, out);
     }
   }
 }
 
-/** Replies to the messages of one batch, collected while its handlers answer synchronously. */
+/**
+ * The reply frame of one batch, written in place (listener.batch) while its handlers answer
+ * synchronously: entries `length u32 | requestId | typeId | body` after the batch header.
+ */
 interface ReplyBatch {
-  frames: Buffer[];
   open: boolean;
+  /** Entries in the frame being written, and where the first starts. */
+  count: number;
+  first: number;
 }
 
 /** Messages one batch may hold. */
@@ -186,6 +183,9 @@ const REPLY_BATCH_BYTES = 256 << 10;
 interface Listener {
   readonly socket: zmq.Router;
   readonly sender: SendQueue;
+  /** Scratch for the reply frame of the batch being answered, and for a reply sent alone. */
+  readonly batch: FrameWriter;
+  readonly single: FrameWriter;
   readonly endpoints: Endpoint[];
   bound: string[];
   release?: () => void;
@@ -258,7 +258,7 @@ export class RpcServer<D extends MessageTable> {
     const hard = this.options.hardFrameSize ?? this.maxFrameSize * 4;
     try {
       if (plain.length > 0) {
-        const socket = new zmq.Router({ maxMessageSize: hard, linger: 0 });
+        const socket = new zmq.Router({ maxMessageSize: hard, linger: 0, sendTimeout: 0 });
         this.listeners.push(this.listener(socket, plain));
       }
       if (networked.length > 0) {
@@ -268,6 +268,7 @@ export class RpcServer<D extends MessageTable> {
         const socket = new zmq.Router({
           maxMessageSize: hard,
           linger: 0,
+          sendTimeout: 0,
           curveServer: true,
           curveSecretKey: curve.keyPair.secretKey,
           zapDomain: zap.domain,
@@ -294,7 +295,7 @@ export class RpcServer<D extends MessageTable> {
 
   private listener(socket: zmq.Router, endpoints: Endpoint[]): Listener {
     const sender = new SendQueue(socket, (e) => this.log.warn('reply send failed', { error: e }));
-    return { socket, sender, endpoints, bound: [] };
+    return { socket, sender, batch: new FrameWriter(), single: new FrameWriter(), endpoints, bound: [] };
   }
 
   private async receiveLoop(l: Listener): Promise<void> {
@@ -315,94 +316,149 @@ export class RpcServer<D extends MessageTable> {
   private onMessage(l: Listener, frames: Buffer[]): void {
     const routing = frames[0];
     const frame = frames[1];
+    if (frames.length !== 2) {
+      this.stats.received++;
+      const requestId = frame && frame.length >= 4 ? frame.readUInt32LE(0) : 0;
+      const size = frames.reduce((n, f) => n + f.length, 0) - routing.length;
+      if (size > this.maxFrameSize)
+        this.reject(
+          l,
+          routing,
+          requestId,
+          'oversized',
+          ErrorCode.oversized,
+          `message of ${size} bytes`,
+          null,
+        );
+      else
+        this.reject(
+          l,
+          routing,
+          requestId,
+          'malformed',
+          ErrorCode.malformed,
+          `expected 1 frame, got ${frames.length - 1}`,
+          null,
+        );
+      return;
+    }
     if (
-      frames.length === 2 &&
       frame.length >= RPC_HEADER &&
       frame.length <= this.maxFrameSize &&
       frame.readUInt16LE(4) === BATCH_TYPE
     ) {
       this.stats.batches++;
-      const parts = splitBatch(frame.subarray(RPC_HEADER), MAX_BATCH);
-      if (typeof parts === 'string') {
+      const n = checkBatch(frame, RPC_HEADER, frame.length, MAX_BATCH);
+      if (typeof n === 'string') {
         this.stats.received++;
-        this.stats.rejected.malformed++;
-        this.replyError(l, routing, 0, ErrorCode.malformed, parts, null);
+        this.reject(l, routing, 0, 'malformed', ErrorCode.malformed, n, null);
         return;
       }
-      const out: ReplyBatch = { frames: [], open: true };
-      for (const f of parts) {
+      // The replies are written straight into one frame (l.batch) as the handlers answer.
+      const w = l.batch;
+      w.reset();
+      w.u32le(0);
+      w.u16le(BATCH_TYPE);
+      const out: ReplyBatch = { open: true, count: 0, first: 0 };
+      let p = RPC_HEADER;
+      for (let i = 0; i < n; i++) {
+        const len = frame.readUInt32LE(p);
         this.stats.received++;
-        this.dispatch(l, routing, [routing, f], out);
+        this.dispatch(l, routing, frame, p + 4, p + 4 + len, out);
+        p += 4 + len;
       }
       out.open = false;
-      this.flushBatch(l, routing, out.frames);
+      this.flushBatch(l, routing, out);
       return;
     }
     this.stats.received++;
-    this.dispatch(l, routing, frames, null);
+    this.dispatch(l, routing, frame, 0, frame.length, null);
   }
 
-  /** Sends the replies collected for one batch: joined into as few frames as the cap allows. */
-  private flushBatch(l: Listener, routing: Buffer, frames: Buffer[]): void {
-    let from = 0;
-    let bytes = 0;
-    for (let i = 0; i <= frames.length; i++) {
-      const f = frames[i];
-      if (i < frames.length && (i === from || bytes + f.length + 4 <= REPLY_BATCH_BYTES)) {
-        bytes += f.length + 4;
-        continue;
-      }
-      if (i - from === 1) l.sender.push([routing, frames[from]]);
-      else if (i > from) l.sender.push([routing, batchFrame(frames.slice(from, i))]);
-      from = i;
-      bytes = f ? f.length + 4 : 0;
-    }
+  /** Sends the batch's reply frame (one reply alone goes as a plain RPC frame). */
+  private flushBatch(l: Listener, routing: Buffer, out: ReplyBatch): void {
+    const w = l.batch;
+    if (out.count === 1) l.sender.push([routing, w.take(out.first + 4)]);
+    else if (out.count > 1) l.sender.push([routing, w.take(0)]);
+    out.count = 0;
+    w.reset();
+    w.u32le(0);
+    w.u16le(BATCH_TYPE);
   }
 
-  private dispatch(l: Listener, routing: Buffer, frames: Buffer[], out: ReplyBatch | null): void {
-    const frame = frames[1];
-    const requestId = frame && frame.length >= 4 ? frame.readUInt32LE(0) : 0;
-    const reject = (reason: RejectReason, code: number, message: string) => {
-      this.stats.rejected[reason]++;
-      this.replyError(l, routing, requestId, code, message, out);
-    };
-    if (frames.length !== 2) {
-      const size = frames.reduce((n, f) => n + f.length, 0) - routing.length;
-      if (size > this.maxFrameSize) reject('oversized', ErrorCode.oversized, `message of ${size} bytes`);
-      else reject('malformed', ErrorCode.malformed, `expected 1 frame, got ${frames.length - 1}`);
-      return;
-    }
-    if (frame.length > this.maxFrameSize) {
-      reject('oversized', ErrorCode.oversized, `frame of ${frame.length} bytes exceeds ${this.maxFrameSize}`);
-      return;
-    }
-    if (frame.length < RPC_HEADER) {
-      reject(
-        'malformed',
-        ErrorCode.malformed,
-        `frame of ${frame.length} bytes is shorter than the 6-byte header`,
+  private reject(
+    l: Listener,
+    routing: Buffer,
+    requestId: number,
+    reason: RejectReason,
+    code: number,
+    message: string,
+    out: ReplyBatch | null,
+  ): void {
+    this.stats.rejected[reason]++;
+    this.replyError(l, routing, requestId, code, message, out);
+  }
+
+  /** One RPC message: the frame, or one entry of a batch frame, buf[start, end). */
+  private dispatch(
+    l: Listener,
+    routing: Buffer,
+    buf: Buffer,
+    start: number,
+    end: number,
+    out: ReplyBatch | null,
+  ): void {
+    const length = end - start;
+    const requestId = length >= 4 ? buf.readUInt32LE(start) : 0;
+    if (length > this.maxFrameSize) {
+      this.reject(
+        l,
+        routing,
+        requestId,
+        'oversized',
+        ErrorCode.oversized,
+        `frame of ${length} bytes exceeds ${this.maxFrameSize}`,
+        out,
       );
       return;
     }
-    const typeId = frame.readUInt16LE(4);
-    if (typeId === BATCH_TYPE) {
-      // Only reachable inside a batch (or an oversized one, refused above): batches do not nest.
-      reject('malformed', ErrorCode.malformed, 'a batch inside a batch');
+    if (length < RPC_HEADER) {
+      this.reject(
+        l,
+        routing,
+        requestId,
+        'malformed',
+        ErrorCode.malformed,
+        `frame of ${length} bytes is shorter than the 6-byte header`,
+        out,
+      );
       return;
     }
-    const body = frame.subarray(RPC_HEADER);
+    const typeId = buf.readUInt16LE(start + 4);
+    if (typeId === BATCH_TYPE) {
+      // Only reachable inside a batch (or an oversized one, refused above): batches do not nest.
+      this.reject(l, routing, requestId, 'malformed', ErrorCode.malformed, 'a batch inside a batch', out);
+      return;
+    }
     const builtin = typeId < 0x0100;
-    let decoded: { name: string; role: string; body: Record<string, unknown> };
+    const schema = (builtin ? busMessages : this.options.schema) as unknown as Schema<MessageTable>;
+    const m = schema.byTypeId.get(typeId);
+    if (!m) {
+      const e = new UnknownTypeError(typeId);
+      this.reject(l, routing, requestId, 'unknownType', ErrorCode.unknownType, e.message, out);
+      return;
+    }
+    let body: Record<string, unknown>;
     try {
-      decoded = builtin ? busMessages.decode(typeId, body) : this.options.schema.decode(typeId, body);
+      body = decodeBody(m, buf, start + RPC_HEADER, end);
     } catch (e) {
-      if (e instanceof UnknownTypeError) reject('unknownType', ErrorCode.unknownType, e.message);
-      else if (isDecodeFault(e)) reject('malformed', ErrorCode.malformed, (e as Error).message);
+      if (isDecodeFault(e))
+        this.reject(l, routing, requestId, 'malformed', ErrorCode.malformed, (e as Error).message, out);
       else throw e;
       return;
     }
-    if (decoded.role === 'notification' && builtin && decoded.name === 'cancel') {
-      const key = `${routing.toString('latin1')}:${decoded.body.requestId}`;
+    if (m.role === 'notification' && builtin && m.name === 'cancel') {
+      const key = `${routing.toString('latin1')}:${body.requestId}`;
       const state = this.inFlight.get(key);
       if (state) {
         this.stats.cancelled++;
@@ -411,59 +467,66 @@ export class RpcServer<D extends MessageTable> {
       }
       return;
     }
-    if (decoded.role !== 'request') {
-      reject('unknownType', ErrorCode.unknownType, `${decoded.name} (${decoded.role}) is not a request`);
+    if (m.role !== 'request') {
+      this.reject(
+        l,
+        routing,
+        requestId,
+        'unknownType',
+        ErrorCode.unknownType,
+        `${m.name} (${m.role}) is not a request`,
+        out,
+      );
       return;
     }
     if (this.closing) {
-      reject('busy', ErrorCode.unavailable, 'shutting down');
+      this.reject(l, routing, requestId, 'busy', ErrorCode.unavailable, 'shutting down', out);
       return;
     }
     if (this.stats.inFlight >= this.maxInFlight) {
-      reject('busy', ErrorCode.unavailable, `too many requests in flight (${this.maxInFlight})`);
+      this.reject(
+        l,
+        routing,
+        requestId,
+        'busy',
+        ErrorCode.unavailable,
+        `too many requests in flight (${this.maxInFlight})`,
+        out,
+      );
       return;
     }
-    if (builtin && decoded.name === 'hello' && decoded.body.bus !== BUS_PROTOCOL_VERSION) {
-      reject(
+    if (builtin && m.name === 'hello' && body.bus !== BUS_PROTOCOL_VERSION) {
+      this.reject(
+        l,
+        routing,
+        requestId,
         'versionMismatch',
         ErrorCode.versionMismatch,
-        `bus protocol ${decoded.body.bus} not supported (server speaks ${BUS_PROTOCOL_VERSION})`,
+        `bus protocol ${body.bus} not supported (server speaks ${BUS_PROTOCOL_VERSION})`,
+        out,
       );
       return;
     }
     const handler = builtin
-      ? this.builtin(decoded.name)
-      : ((this.options.handlers as Record<string, unknown>)[decoded.name] as (
+      ? this.builtin(m.name)
+      : ((this.options.handlers as Record<string, unknown>)[m.name] as (
           b: unknown,
           c: RequestContext,
         ) => unknown);
-    const schema = builtin ? busMessages : this.options.schema;
-    this.run(
-      l,
-      routing,
-      requestId,
-      typeId,
-      decoded.name,
-      schema as unknown as Schema<MessageTable>,
-      handler,
-      decoded.body,
-      out,
-    );
+    this.run(l, routing, requestId, schema.byTypeId.get(typeId | REPLY_FLAG)!, handler, body, out);
   }
 
   private run(
     l: Listener,
     routing: Buffer,
     requestId: number,
-    typeId: number,
-    name: string,
-    schema: Schema<MessageTable>,
+    reply: WireMessage,
     handler: (b: unknown, c: RequestContext) => unknown,
     body: unknown,
     out: ReplyBatch | null,
   ): void {
     // One object per request is its context, its in-flight state and its reply path.
-    const call = new Call(this, l, routing, requestId, typeId, name, schema, out, this.log);
+    const call = new Call(this, l, routing, requestId, reply, out, this.log);
     let result: unknown;
     try {
       result = handler(body, call);
@@ -530,13 +593,31 @@ export class RpcServer<D extends MessageTable> {
   }
 
   /**
-   * @internal Queues a reply (of a Call too): into its batch's reply frame while the batch is
-   * being answered, else alone.
+   * @internal Writes a reply (of a Call too): into its batch's frame while the batch is being
+   * answered, else alone. Throws (and writes nothing) if the body does not fit the schema.
    */
-  reply(l: Listener, routing: Buffer, frame: Buffer, out: ReplyBatch | null): void {
-    this.stats.replied++;
-    if (out?.open) out.frames.push(frame);
-    else l.sender.push([routing, frame]);
+  replyBody(
+    l: Listener,
+    routing: Buffer,
+    requestId: number,
+    m: WireMessage,
+    body: unknown,
+    out: ReplyBatch | null,
+  ): void {
+    const batched = out?.open === true;
+    const w = batched ? l.batch : l.single;
+    if (!batched) w.reset();
+    const at = w.pos;
+    if (batched) w.u32le(0);
+    w.u32le(requestId);
+    w.u16le(m.typeId);
+    try {
+      encodeBody(w, m, body);
+    } catch (e) {
+      w.pos = at;
+      throw e;
+    }
+    this.replied(l, routing, at, out);
   }
 
   /** @internal An error reply, its message cut to the frame's limits. */
@@ -548,12 +629,51 @@ export class RpcServer<D extends MessageTable> {
     message: string,
     out: ReplyBatch | null,
   ): void {
-    const w = new ByteWriter(64);
     // Peer-controlled text could exceed the limit: cut it (by characters, then bytes are checked).
     let msg = message.length > 1000 ? `${message.slice(0, 1000)}...` : message;
     if (Buffer.byteLength(msg) > 1024) msg = `${errorCodeName(code)}`;
+    const batched = out?.open === true;
+    const w = batched ? l.batch : l.single;
+    if (!batched) w.reset();
+    const at = w.pos;
+    if (batched) w.u32le(0);
+    w.u32le(requestId);
+    w.u16le(ERROR_TYPE);
     errorBody.encode(w, { code, message: msg }, 'error');
-    this.reply(l, routing, rpcFrame(requestId, ERROR_TYPE, w.finish()), out);
+    this.replied(l, routing, at, out);
+  }
+
+  /** A reply was written at `at`: sent alone, or its batch entry's length filled in. */
+  private replied(l: Listener, routing: Buffer, at: number, out: ReplyBatch | null): void {
+    this.stats.replied++;
+    if (out === null || !out.open) {
+      l.sender.push([routing, l.single.take(0)]);
+      return;
+    }
+    const w = l.batch;
+    w.patchU32(at, w.pos - at - 4);
+    if (out.count++ === 0) out.first = at;
+    if (w.pos <= REPLY_BATCH_BYTES) return;
+    // Over the cap: the entries before this one leave as one frame, this one alone if it is big
+    // by itself, else it starts the next frame.
+    if (out.count === 1) {
+      l.sender.push([routing, w.take(at + 4)]);
+      out.count = 0;
+      w.reset();
+      w.u32le(0);
+      w.u16le(BATCH_TYPE);
+      return;
+    }
+    const entry = w.take(at);
+    w.pos = at;
+    out.count--;
+    this.flushBatch(l, routing, out);
+    if (entry.length - 4 > REPLY_BATCH_BYTES) l.sender.push([routing, entry.subarray(4)]);
+    else {
+      out.first = w.pos;
+      out.count = 1;
+      w.bytes(entry);
+    }
   }
 
   /**

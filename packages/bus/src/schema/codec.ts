@@ -1,6 +1,27 @@
 import type { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
-import type { ByteWriter } from '@lnpbp/bitcoin/bytes/writer';
 import { DecodeError, ValueError } from '@lnpbp/bitcoin/errors';
+
+/** What codecs write to: `ByteWriter` from @lnpbp/bitcoin, or the bus's own `FrameWriter`. */
+export interface Writer {
+  u8(v: number): unknown;
+  u16le(v: number): unknown;
+  u32le(v: number): unknown;
+  u64le(v: bigint): unknown;
+  bytes(b: Uint8Array): unknown;
+}
+
+/**
+ * The `what` of the fast path. Naming every field and list item (`history.reply.items[3].txid`)
+ * costs a string per value; schema encode/decode first run without names (`what` is this empty
+ * string, and nested codecs are given it as is) and only when that throws run again with them,
+ * so errors still name the field.
+ */
+export const UNNAMED = '';
+
+/** The name of field `.k` of `what`, or UNNAMED. */
+function part(what: string, k: string): string {
+  return what === UNNAMED ? UNNAMED : `${what}${k}`;
+}
 
 /**
  * Field codecs for bus message bodies. A codec is a value that knows how to write, read and
@@ -16,7 +37,7 @@ export interface Codec<T> {
   readonly kind: string;
   /** Minimum encoded size, used to bound counts before allocating lists. */
   readonly minSize: number;
-  encode(w: ByteWriter, v: T, what: string): void;
+  encode(w: Writer, v: T, what: string): void;
   decode(r: ByteReader, what: string): T;
   /** For struct codecs: the field table (docs and CLI use it). */
   readonly fields?: Record<string, AnyCodec>;
@@ -115,11 +136,18 @@ function readVarint(r: ByteReader, what: string): number {
   return Number(v);
 }
 
-function writeVarint(w: ByteWriter, n: number): void {
+function writeVarint(w: Writer, n: number): void {
   if (n < 0xfd) w.u8(n);
-  else if (n <= 0xffff) w.u8(0xfd).u16le(n);
-  else if (n <= 0xffffffff) w.u8(0xfe).u32le(n);
-  else w.u8(0xff).u64le(BigInt(n));
+  else if (n <= 0xffff) {
+    w.u8(0xfd);
+    w.u16le(n);
+  } else if (n <= 0xffffffff) {
+    w.u8(0xfe);
+    w.u32le(n);
+  } else {
+    w.u8(0xff);
+    w.u64le(BigInt(n));
+  }
 }
 
 const varint: Codec<number> = {
@@ -236,12 +264,12 @@ function listCodec<T>(inner: Codec<T>, maxItems: number): Codec<T[]> {
       if (!Array.isArray(v)) throw new ValueError(what, 'expected a list');
       if (v.length > maxItems) throw new ValueError(what, `${v.length} items exceeds maximum ${maxItems}`);
       writeVarint(w, v.length);
-      for (let i = 0; i < v.length; i++) inner.encode(w, v[i], `${what}[${i}]`);
+      for (let i = 0; i < v.length; i++) inner.encode(w, v[i], what === UNNAMED ? UNNAMED : `${what}[${i}]`);
     },
     decode(r, what) {
       const n = readLength(r, what, maxItems, Math.max(1, inner.minSize));
       const out: T[] = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = inner.decode(r, `${what}[${i}]`);
+      for (let i = 0; i < n; i++) out[i] = inner.decode(r, what === UNNAMED ? UNNAMED : `${what}[${i}]`);
       return out;
     },
   };
@@ -249,6 +277,9 @@ function listCodec<T>(inner: Codec<T>, maxItems: number): Codec<T[]> {
 
 function structCodec<F extends Record<string, AnyCodec>>(fields: F): Codec<StructOf<F>> {
   const entries = Object.entries(fields);
+  const keys = entries.map(([k]) => k);
+  const codecs = entries.map(([, c]) => c);
+  const suffixes = keys.map((k) => `.${k}`);
   let minSize = 0;
   for (const [, c] of entries) minSize += c.minSize;
   return {
@@ -258,13 +289,13 @@ function structCodec<F extends Record<string, AnyCodec>>(fields: F): Codec<Struc
     encode(w, v, what) {
       if (typeof v !== 'object' || v === null) throw new ValueError(what, 'expected an object');
       const o = v as Record<string, unknown>;
-      for (const [k, c] of entries) c.encode(w, o[k], `${what}.${k}`);
+      for (let i = 0; i < keys.length; i++) codecs[i].encode(w, o[keys[i]], part(what, suffixes[i]));
     },
     decode(r, what) {
       const o: Record<string, unknown> = {};
-      for (const [k, c] of entries) {
-        const val = c.decode(r, `${what}.${k}`);
-        if (val !== undefined) o[k] = val;
+      for (let i = 0; i < keys.length; i++) {
+        const val = codecs[i].decode(r, part(what, suffixes[i]));
+        if (val !== undefined) o[keys[i]] = val;
       }
       return o as StructOf<F>;
     },

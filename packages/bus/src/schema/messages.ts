@@ -1,7 +1,8 @@
 import { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
 import { ByteWriter } from '@lnpbp/bitcoin/bytes/writer';
 import { DecodeError, ValueError } from '@lnpbp/bitcoin/errors';
-import { type AnyCodec, type Codec, type StructOf, t } from './codec.ts';
+import { type AnyCodec, type Codec, type StructOf, t, UNNAMED } from './codec.ts';
+import { FrameWriter } from './frame-writer.ts';
 
 /**
  * Schema tables: every message type is declared once, as an entry of a table passed to
@@ -136,9 +137,9 @@ export function defineMessages<const D extends MessageTable>(table: D, options: 
     return e;
   };
   const encodeWith = (m: WireMessage, body: unknown): Uint8Array => {
-    const w = new ByteWriter(64);
-    m.codec.encode(w, body as Record<string, unknown>, m.name);
-    return w.finish();
+    scratch.reset();
+    encodeBody(scratch, m, body);
+    return scratch.takeBytes();
   };
   return {
     service: options.service,
@@ -157,15 +158,55 @@ export function defineMessages<const D extends MessageTable>(table: D, options: 
     decode(typeId, body) {
       const m = byTypeId.get(typeId);
       if (!m) throw new UnknownTypeError(typeId);
-      return { name: m.name, role: m.role, body: decodeStrict(m, body) };
+      return { name: m.name, role: m.role, body: decodeBody(m, body, 0, body.length) };
     },
   };
 }
 
-function decodeStrict(m: WireMessage, body: Uint8Array): Record<string, unknown> {
-  const r = new ByteReader(body);
-  const v = m.codec.decode(r, m.role === 'reply' ? `${m.name}.reply` : m.name);
-  r.expectEnd(m.name);
+/** schema.encode's scratch (encoding is synchronous: one body at a time). */
+const scratch = new FrameWriter();
+
+/**
+ * Writes message m's body at w.pos. Fast path first (no field names); if the body does not fit
+ * the schema, w.pos is put back and the encode is run again with names, for the error.
+ */
+export function encodeBody(w: FrameWriter, m: WireMessage, body: unknown): void {
+  const start = w.pos;
+  try {
+    m.codec.encode(w, body as Record<string, unknown>, UNNAMED);
+  } catch (e) {
+    w.pos = start;
+    m.codec.encode(new ByteWriter(64), body as Record<string, unknown>, m.name);
+    throw e;
+  }
+}
+
+/**
+ * Message m's body from buf[start, end), strictly: exactly one value, nothing after. Decoded
+ * without field names first; bad bytes are decoded again with names, for the error.
+ */
+export function decodeBody(
+  m: WireMessage,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): Record<string, unknown> {
+  // A plain Uint8Array view: bytes fields are copied out of it, and views of a Buffer are
+  // Buffers (slower to make).
+  const plain = buf instanceof Buffer ? new Uint8Array(buf.buffer, buf.byteOffset + start, end - start) : buf;
+  const from = plain === buf ? start : 0;
+  const to = plain === buf ? end : end - start;
+  const r = new ByteReader(plain, from, to);
+  try {
+    const v = m.codec.decode(r, UNNAMED);
+    if (r.pos !== to) throw new DecodeError('trailing-bytes', UNNAMED, r.pos - from);
+    return v;
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+  }
+  const named = new ByteReader(plain.subarray(from, to));
+  const v = m.codec.decode(named, m.role === 'reply' ? `${m.name}.reply` : m.name);
+  named.expectEnd(m.name);
   return v;
 }
 
