@@ -53,7 +53,7 @@ export interface MatchPush {
 export const HELLO_INTERVAL_MS = 5_000;
 /**
  * `hello` also goes out this long after start: subscribers of the previous run reconnect within
- * ZeroMQ's reconnect interval (100 ms, growing) and miss the first one.
+ * ZeroMQ's reconnect interval (100 ms by default) and miss the first one.
  */
 const HELLO_EARLY_MS = [300, 1_000, 2_500];
 
