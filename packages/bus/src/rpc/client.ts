@@ -1,27 +1,32 @@
 import { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
+import { ValueError } from '@lnpbp/bitcoin/errors';
 import * as zmq from 'zeromq';
 import type { KeyPair } from '../auth/keys.ts';
 import { type Logger, silentLogger } from '../daemon/log.ts';
 import { isNetworked, parseEndpoint } from '../endpoint.ts';
 import { BusError, RpcError } from '../errors.ts';
+import { FrameWriter } from '../schema/frame-writer.ts';
 import {
   type BodyOf,
+  decodeBody,
+  encodeBody,
   type MessageTable,
   REPLY_FLAG,
   type ReplyOf,
   type RequestName,
   type Schema,
+  type WireMessage,
 } from '../schema/messages.ts';
 import {
   BATCH_TYPE,
   BUS_PROTOCOL_VERSION,
   batchFrame,
   busMessages,
+  checkBatch,
   ERROR_TYPE,
   errorBody,
   RPC_HEADER,
   rpcFrame,
-  splitBatch,
 } from '../wire.ts';
 import { SendQueue } from './send-queue.ts';
 
@@ -103,8 +108,8 @@ class Pending {
   constructor(
     private readonly client: RpcClient<MessageTable>,
     readonly requestId: number,
-    readonly replyType: number,
-    readonly schema: Schema<MessageTable>,
+    /** The reply's wire message (its type id and codec). */
+    readonly reply: WireMessage,
     readonly name: string,
     readonly deadline: number,
     readonly timeoutMs: number,
@@ -156,6 +161,7 @@ export class RpcClient<D extends MessageTable> {
   server: ServerInfo | undefined;
   private readonly socket: zmq.Dealer;
   private readonly sender: SendQueue;
+  private readonly scratch = new FrameWriter(1024);
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
@@ -275,16 +281,23 @@ export class RpcClient<D extends MessageTable> {
     if (signal?.aborted)
       return Promise.reject(new BusError('cancelled', `${name}: cancelled before sending`));
     const typeId = schema.typeId(name);
-    const bytes = schema.encode(name, body as never); // throws ValueError synchronously-ish: caller's bug
+    const m = schema.byTypeId.get(typeId)!;
+    const reply = schema.byTypeId.get(typeId | REPLY_FLAG);
+    if (!reply) throw new ValueError(`${schema.service}.${name}`, 'is a notification, not a request');
     const requestId = this.allocateId();
-    const frame = rpcFrame(requestId, typeId, bytes);
+    // Header and body written in place, copied out once.
+    const w = this.scratch;
+    w.reset();
+    w.u32le(requestId);
+    w.u16le(typeId);
+    encodeBody(w, m, body); // a body that does not fit the schema throws here: the caller's bug
+    const frame = w.take(0);
     const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const p = new Pending(
         this as unknown as RpcClient<MessageTable>,
         requestId,
-        typeId | REPLY_FLAG,
-        schema,
+        reply,
         name,
         Date.now() + timeoutMs,
         timeoutMs,
@@ -416,40 +429,44 @@ export class RpcClient<D extends MessageTable> {
       return;
     }
     if (frame.readUInt16LE(4) !== BATCH_TYPE) {
-      this.onReply(frame);
+      this.onReply(frame, 0, frame.length);
       return;
     }
-    const parts = splitBatch(frame.subarray(RPC_HEADER), Number.MAX_SAFE_INTEGER);
-    if (typeof parts === 'string') {
+    const n = checkBatch(frame, RPC_HEADER, frame.length, Number.MAX_SAFE_INTEGER);
+    if (typeof n === 'string') {
       this.stats.badReplies++;
       return;
     }
-    for (const f of parts) {
-      if (f.length < RPC_HEADER || f.readUInt16LE(4) === BATCH_TYPE) this.stats.badReplies++;
-      else this.onReply(f);
+    let p = RPC_HEADER;
+    for (let i = 0; i < n; i++) {
+      const len = frame.readUInt32LE(p);
+      p += 4;
+      if (len < RPC_HEADER || frame.readUInt16LE(p + 4) === BATCH_TYPE) this.stats.badReplies++;
+      else this.onReply(frame, p, p + len);
+      p += len;
     }
   }
 
-  private onReply(frame: Buffer): void {
-    const requestId = frame.readUInt32LE(0);
-    const typeId = frame.readUInt16LE(4);
+  /** One reply: the frame, or one entry of a batch frame, buf[start, end). */
+  private onReply(buf: Buffer, start: number, end: number): void {
+    const requestId = buf.readUInt32LE(start);
+    const typeId = buf.readUInt16LE(start + 4);
     const p = this.pending.get(requestId);
     if (!p) {
       this.stats.stray++;
       return;
     }
-    const body = frame.subarray(RPC_HEADER);
     try {
       if (typeId === ERROR_TYPE) {
-        const r = new ByteReader(body);
+        const r = new ByteReader(buf, start + RPC_HEADER, end);
         const err = errorBody.decode(r, 'error');
         r.expectEnd('error');
         this.stats.errors++;
         p.reject(new RpcError(err.code, err.message));
-      } else if (typeId === p.replyType) {
-        const v = p.schema.decode(typeId, body);
+      } else if (typeId === p.reply.typeId) {
+        const v = decodeBody(p.reply, buf, start + RPC_HEADER, end);
         this.stats.replies++;
-        p.resolve(v.body);
+        p.resolve(v);
       } else {
         throw new Error(`reply type 0x${typeId.toString(16)} does not answer ${p.name}`);
       }
