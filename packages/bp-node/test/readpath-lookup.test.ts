@@ -103,6 +103,17 @@ function checkTable(s: Store, name: 'txids' | 'spends' | 'extspends' | 'history'
   };
   const rows = allRows(t);
   assert.ok(rows.length > 1000, `${name}: ${rows.length} rows`);
+  // One level at a time: together, the same rows.
+  const level = (l: 0 | 1, prefix: Uint8Array) => {
+    const n = lk.findIn(l, prefix)!;
+    const w = t.width;
+    return Array.from({ length: n }, (_, i) => toHex(lk.rows.subarray(i * w, (i + 1) * w)));
+  };
+  for (let i = 0; i < rows.length; i += 53) {
+    const p = rows[i].subarray(0, 6);
+    const both = [...level(0, p), ...level(1, p)].sort();
+    assert.deepEqual(both, scanRows(t, p, undefined, false, INF), `${name} levels of ${toHex(p)}`);
+  }
   // Prefixes the lookups use (the table's key part), shorter ones, and starts inside them.
   const keyLen = { txids: 6, spends: 8, extspends: 12, history: 8 }[name];
   for (let i = 0; i < rows.length; i += 41) {
@@ -138,9 +149,11 @@ const jsonOf = (v: unknown) =>
 
 /** Replaces each lookup's fast `find` with one built on `scan` (the general path). */
 function useGeneralPath(s: Store): () => void {
-  const saved: [RowLookup, RowLookup['find']][] = [];
+  const saved: [RowLookup, RowLookup['find'], RowLookup['findIn']][] = [];
   for (const lk of Object.values(s.lookup)) {
-    saved.push([lk, lk.find]);
+    saved.push([lk, lk.find, lk.findIn]);
+    // What a lookup answers in a write transaction: callers then read both levels merged.
+    lk.findIn = () => null;
     lk.find = (prefix, from, excl, limit) => {
       const rows = scanRows(lk.table, prefix, from, excl, limit);
       const w = lk.table.width;
@@ -151,7 +164,10 @@ function useGeneralPath(s: Store): () => void {
     };
   }
   return () => {
-    for (const [lk, f] of saved) lk.find = f;
+    for (const [lk, f, fi] of saved) {
+      lk.find = f;
+      lk.findIn = fi;
+    }
   };
 }
 
@@ -213,10 +229,10 @@ describe('read path lookups: the fast path answers what scan yields', () => {
     });
   }
 
-  it('query answers (tx, outspend(s), history pages) equal the general path and agree across layouts', () => {
+  it('query answers (tx, outspend(s), history pages) equal the general path in every layout', () => {
     const txs = txsOf(HEIGHTS);
     let reference: string[] | null = null;
-    for (const layout of ['l0', 'half', 'l1'] as const) {
+    for (const layout of ['l0', 'half', 'l1', 'cut'] as const) {
       const ix = indexes.get(layout)!;
       const view = new IndexView(ix, new Mempool(ix));
       const fast = answers(view, txs);
@@ -224,6 +240,8 @@ describe('read path lookups: the fast path answers what scan yields', () => {
       const general = answers(view, txs);
       restore();
       assert.deepEqual(fast, general, layout);
+      // `cut` lost 840007: its answers differ from the others'.
+      if (layout === 'cut') continue;
       if (reference === null) reference = fast;
       else assert.deepEqual(fast, reference, `${layout} answers as l0`);
     }

@@ -107,6 +107,25 @@ export class RowLookup {
     return this.result(this.merge(limit));
   }
 
+  /**
+   * `find` in one level only (0, or the live level 1: none when nothing is compacted), all rows
+   * under `prefix`. Null inside a write transaction, where only `find` reads.
+   */
+  findIn(level: 0 | 1, prefix: Uint8Array): number | null {
+    const t = this.table;
+    if (prefix.length < L0_KEY) throw new RangeError('lookup prefix shorter than the level-0 key');
+    if (inWriteTxn(t.l0)) return null;
+    const all = Number.POSITIVE_INFINITY;
+    if (level === 0) {
+      this.readL0(prefix, prefix, false, all);
+      return this.result(this.a);
+    }
+    const l1 = t.liveLevel1();
+    this.b.n = 0;
+    if (l1 !== null) this.readL1(l1, prefix, prefix, false, all);
+    return this.result(this.b);
+  }
+
   private result(r: RowBuf): number {
     this.rows = r.bytes;
     return r.n;

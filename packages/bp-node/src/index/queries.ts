@@ -85,8 +85,25 @@ export function placeOf(id: Uint8Array): {
 /** The indexed tx with this txid (full txid checked); of BIP-30's duplicate pair, the later. */
 export function findTx(s: Store, txid: Uint8Array): TxPlace | null {
   const lk = s.lookup.txids;
-  const n = lk.find(txid.subarray(0, TXID_PREFIX), undefined, false, Number.POSITIVE_INFINITY);
-  const rows = lk.rows;
+  const prefix = txid.subarray(0, TXID_PREFIX);
+  // Newest first, and level 1 only when level 0 has no match: every level-1 row is older than
+  // every level-0 row (new rows go to level 0; compaction moves all of them; a disconnect takes
+  // a block's rows out of whichever level holds them), so this is the merged order read from
+  // its end.
+  const n0 = lk.findIn(0, prefix);
+  if (n0 === null) {
+    // In a write transaction: both levels merged.
+    const n = lk.find(prefix, undefined, false, Number.POSITIVE_INFINITY);
+    return lastMatch(s, lk.rows, n, txid);
+  }
+  const hit = lastMatch(s, lk.rows, n0, txid);
+  if (hit !== null) return hit;
+  const n1 = lk.findIn(1, prefix)!;
+  return lastMatch(s, lk.rows, n1, txid);
+}
+
+/** Of `n` txid rows (ascending), the last whose tx has this txid. */
+function lastMatch(s: Store, rows: Uint8Array, n: number, txid: Uint8Array): TxPlace | null {
   const rc = readCache(s);
   for (let i = n - 1; i >= 0; i--) {
     const at = i * TXID_ROW + TXID_PREFIX;
