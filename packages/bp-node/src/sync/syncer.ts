@@ -259,7 +259,16 @@ export class Syncer extends EventEmitter {
     const commit = () => {
       const b = batch!;
       batch = null;
-      for (const r of b.commit()) this.afterConnect(r, r.block.raw.length);
+      // Every committed block gets its event even if a listener throws on an earlier one.
+      let failed: { e: unknown } | null = null;
+      for (const r of b.commit()) {
+        try {
+          this.afterConnect(r, r.block.raw.length);
+        } catch (e) {
+          failed ??= { e };
+        }
+      }
+      if (failed !== null) throw failed.e;
     };
     const afterCommit = () => {
       if (noSync && Date.now() - flushedAt >= this.opts.noSyncFlushMs) {
