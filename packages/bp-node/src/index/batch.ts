@@ -67,22 +67,22 @@ export interface BatchOptions {
   sortRows?: boolean;
 }
 
-/** Where an input's spent output was found. */
+/** Where an input's spent output was found: not in the index (an extspend) ... */
 const EXTERNAL = 0;
-/** In the UTXO table (committed before the batch). */
+/** ... in the UTXO table (committed before the batch) ... */
 const STORED = 1;
-/** findUnspent: no tx with that txid is known / it is, but that output is not unspent. */
+/** ... an earlier tx of the same block ... */
+const SAME_BLOCK = 2;
+/** ... an output of an earlier block of the batch (the overlay). */
+const BATCHED = 3;
+/** findUnspent: no tx with that txid is known / one is, but that output is not unspent. */
 const UNKNOWN = 4;
 const SPENT = 5;
-/** An earlier tx of the same block. */
-const SAME_BLOCK = 2;
-/** An output of an earlier block of the batch (the overlay). */
-const BATCHED = 3;
 /** pos * 2^18 + vout: a number key for an output of one block (vout < 2^18, pos < 2^14). */
 const OUT_KEY = 262_144;
 
 /**
- * An output id as a Map key: height * 2^32 + lo, exact below height 2^21 (mainnet reaches it
+ * An output id as a Set key: height * 2^32 + lo, exact below height 2^21 (mainnet reaches it
  * in ~2045); a string above.
  */
 function outKey(height: number, lo: number): number | string {
