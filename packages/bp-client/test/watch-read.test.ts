@@ -128,7 +128,8 @@ describe('watch-read: watchMatches read without the schema decoder', () => {
     w4.add('w2', [{ txid: coins[7].txid, vout: 0 }], [], false, 'W');
     const rec4 = new Bodies();
     const mp4 = new Mempool(ix);
-    new Pusher(ix, mp4, w4, rec4, undefined, { helloIntervalMs: 0 }).attach({ on: () => undefined });
+    const p4 = new Pusher(ix, mp4, w4, rec4, undefined, { helloIntervalMs: 0 });
+    p4.attach({ on: () => undefined });
     const dropped = makeTx([{ txid: coins[6].txid, vout: 0 }], [{ value: 5n, script: testScript(704) }]);
     const mine = makeTx([{ txid: coins[7].txid, vout: 0 }], [{ value: 5n, script: testScript(705) }]);
     const theirs = makeTx([{ txid: coins[7].txid, vout: 0 }], [{ value: 4n, script: testScript(706) }]);
@@ -136,8 +137,10 @@ describe('watch-read: watchMatches read without the schema decoder', () => {
     mp4.add(mine);
     mp4.remove(txidOf(dropped), 'evicted');
     c.add([theirs]);
-    ix.connectBlock(c.blocks[c.height], c.height);
-    mp4.blockConnected(parseBlock(c.blocks[c.height]));
+    // As the Syncer does: the mempool hears of the block, then push.
+    const r4 = ix.connectBlock(c.blocks[c.height], c.height);
+    mp4.blockConnected(r4.block);
+    p4.blockConnected(r4);
     for (const s of rec4.sent)
       if (s.name === 'watchWithdrawn')
         withdrawn.push({ what: `withdrawn ${withdrawn.length}`, body: s.body });

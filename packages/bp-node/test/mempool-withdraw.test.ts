@@ -198,4 +198,27 @@ describe('push: mempool txs that leave without confirming are withdrawn', () => 
     );
     assert.equal(mempool.size, 0);
   });
+
+  it('a batch of blocks committed at once: the withdrawal names the block holding the double spend, not the tip', () => {
+    const { rec, mempool, pusher } = setup();
+    const mine = makeTx([{ txid: coins[5].txid, vout: 0 }], [{ value: 1_000n, script: testScript(912) }]);
+    const theirs = makeTx([{ txid: coins[5].txid, vout: 0 }], [{ value: 700n, script: testScript(913) }]);
+    mempool.add(mine);
+    rec.take();
+    // As the Syncer's batched catch-up: both blocks indexed, then each reported in order.
+    c.add([theirs]);
+    const first = ix.connectBlock(c.blocks[c.height], c.height);
+    c.add([]);
+    const second = ix.connectBlock(c.blocks[c.height], c.height);
+    for (const r of [first, second]) {
+      mempool.blockConnected(r.block);
+      pusher.blockConnected(r);
+    }
+    const w = rec.take().filter((s) => s.name === 'watchWithdrawn');
+    assert.deepEqual(
+      w.map((s) => [s.body.height, hex(s.body.blockHash as Uint8Array)]),
+      [[first.height, hex(first.hash)]],
+    );
+    assert.notEqual(first.height, ix.tip()!.height);
+  });
 });

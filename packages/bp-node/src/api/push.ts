@@ -95,6 +95,8 @@ export class Pusher extends EventEmitter {
   };
   private readonly topics = new Map<string, string>();
   private readonly batch = new WatchBatch();
+  /** Txs a block's double spend pushed out, withdrawn when that block is reported (it names them). */
+  private readonly conflicts: MempoolEntry[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly helloMs: number;
   private readonly startedAt: number;
@@ -179,6 +181,7 @@ export class Pusher extends EventEmitter {
   }
 
   mempoolAdded(e: MempoolEntry): void {
+    if (this.conflicts.length > 0) this.withdrawConflicts(this.index.tip() ?? undefined);
     this.counts.tx++;
     this.pub.publish(TOPIC.tx, 'mempoolTx', {
       txid: e.txid,
@@ -193,13 +196,21 @@ export class Pusher extends EventEmitter {
 
   /**
    * A tx left the mempool without confirming: its matches, as `mempoolAdded` found them (the
-   * entry keeps what its inputs spent), withdrawn; a conflict names the block that caused it.
+   * entry keeps what its inputs spent), withdrawn. A conflict names the block that caused it:
+   * the Syncer updates the mempool with a block just before it reports the block (`block`), so
+   * those wait for that report (the index's tip is not that block when a batch of blocks was
+   * committed at once).
    */
   mempoolRemoved(e: MempoolEntry, why: RemoveReason): void {
-    const tip = why === 'conflict' ? this.index.tip() : null;
-    this.publishBatch(this.matchEntry(e), tip ?? undefined, 'watchWithdrawn');
+    if (why === 'conflict') this.conflicts.push(e);
+    else this.publishBatch(this.matchEntry(e), undefined, 'watchWithdrawn');
     this.matches?.mempoolRemoved(e, why);
     this.emit('published');
+  }
+
+  private withdrawConflicts(block?: { height: number; hash: Uint8Array }): void {
+    for (const e of this.conflicts) this.publishBatch(this.matchEntry(e), block, 'watchWithdrawn');
+    this.conflicts.length = 0;
   }
 
   /** The watch-set matches of one mempool entry, in the batch. */
@@ -236,6 +247,8 @@ export class Pusher extends EventEmitter {
 
   blockConnected(r: ConnectResult): void {
     const { height, hash, block } = r;
+    // Before the block's own matches, which carry the double spends.
+    if (this.conflicts.length > 0) this.withdrawConflicts({ height, hash });
     const hi = onchainHi(height, blockChecksum(hash));
     this.counts.block++;
     this.pub.publish(TOPIC.block, 'blockConnected', {
