@@ -419,6 +419,32 @@ describe('rpc over ipc', () => {
     await big.close();
   });
 
+  it('answers a reply that does not fit its schema with an internal error, and the rest of its batch normally', async () => {
+    const odd = await RpcServer.start({
+      schema: testSchema,
+      // total -1 is not a u64: encoding the reply fails after the header was written.
+      handlers: { ...handlers, sum: ({ xs }) => ({ total: xs[0] === 0n ? -1n : xs[0] }) },
+      endpoints: [`ipc://${dir}/odd.rpc.sock`],
+    });
+    const c = await RpcClient.connect({ schema: testSchema, endpoint: odd.endpoints[0] });
+    // Made in one turn: they travel in one batch, and are answered in one.
+    const answers = await Promise.allSettled([
+      c.request('sum', { xs: [5n] }),
+      c.request('sum', { xs: [0n] }),
+      c.request('sum', { xs: [7n] }),
+    ]);
+    assert.equal(c.stats.batches, 1);
+    assert.deepEqual(answers[0], { status: 'fulfilled', value: { total: 5n } });
+    assert.equal(answers[1].status, 'rejected');
+    const e = (answers[1] as PromiseRejectedResult).reason as RpcError;
+    assert.ok(e instanceof RpcError);
+    assert.equal(e.code, ErrorCode.internal);
+    assert.deepEqual(answers[2], { status: 'fulfilled', value: { total: 7n } });
+    assert.equal(odd.stats.errors.internal, 1);
+    c.close();
+    await odd.close();
+  });
+
   it('refuses a handshake from another bus protocol or schema', async () => {
     // Raw hello with bus protocol 99.
     const d = new zmq.Dealer({ linger: 0 });
