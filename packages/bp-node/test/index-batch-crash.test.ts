@@ -1,38 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openIndex } from '../src/index/index.ts';
 import { readU64be } from '../src/index/schema.ts';
-import { mainnet600, tempDir } from './index-support.ts';
+import { mainnet600, runCrashChild, tempDir } from './index-support.ts';
 
 const CHILD = join(import.meta.dirname, 'index-batch-crash-child.ts');
-
-/** Runs the child; SIGKILLs it `killAfterMs` after it opened the index (null = let it finish). */
-function runChild(dir: string, killAfterMs: number | null): Promise<{ killed: boolean; start: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    let start = -2;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /go (-?\d+)/.exec(out);
-      if (m && start === -2) {
-        start = Number(m[1]);
-        if (killAfterMs !== null) setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    p.on('error', reject);
-    p.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve({ killed: true, start });
-      else if (code === 0) resolve({ killed: false, start });
-      else reject(new Error(`child exited ${code}`));
-    });
-  });
-}
 
 /**
  * kill -9 during a batched catch-up (8 blocks per LMDB transaction): every restart finds the
@@ -47,7 +21,7 @@ describe('index: kill -9 during batched catch-up', () => {
     let kills = 0;
     for (let round = 0; round < 40; round++) {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      const r = await runChild(t.dir, kills < 12 ? 5 + ((seed >>> 12) % 60) : null);
+      const r = await runCrashChild(CHILD, t.dir, kills < 12 ? 5 + ((seed >>> 12) % 60) : null);
       starts.push(r.start);
       // The file holds exactly what the index committed (cut back on open).
       if (r.start >= 0) {

@@ -1,39 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openIndex } from '../src/index/index.ts';
-import { mainnet600, tempDir } from './index-support.ts';
+import { mainnet600, runCrashChild, tempDir } from './index-support.ts';
 
 const CHILD = join(import.meta.dirname, 'index-crash-child.ts');
-
-/** Runs the child; kills it with SIGKILL `killAfterMs` after it opened the index (null = let it finish). */
-function runChild(
-  dir: string,
-  killAfterMs: number | null,
-): Promise<{ killed: boolean; startHeight: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    let startHeight = -2;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /go (-?\d+)/.exec(out);
-      if (m && startHeight === -2) {
-        startHeight = Number(m[1]);
-        if (killAfterMs !== null) setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    p.on('error', reject);
-    p.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve({ killed: true, startHeight });
-      else if (code === 0) resolve({ killed: false, startHeight });
-      else reject(new Error(`child exited ${code}`));
-    });
-  });
-}
 
 describe('index: kill -9 during initial indexing', () => {
   it('resumes where it stopped after each SIGKILL and ends equal to a clean run', async () => {
@@ -43,8 +14,8 @@ describe('index: kill -9 during initial indexing', () => {
     let kills = 0;
     for (let round = 0; round < 40; round++) {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      const r = await runChild(t.dir, kills < 12 ? 5 + (seed % 60) : null);
-      heights.push(r.startHeight);
+      const r = await runCrashChild(CHILD, t.dir, kills < 12 ? 5 + (seed % 60) : null);
+      heights.push(r.start);
       if (!r.killed) break;
       kills++;
     }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -278,4 +279,37 @@ export class MemorySource extends EventEmitter implements ChainSource {
     this.mempool.push(raw);
     this.emit('tx', raw);
   }
+}
+
+/**
+ * Runs a crash-test child (`<child> <dir>` under tsx) and SIGKILLs it `killAfterMs` after it
+ * printed `go <height>` (the height it starts from; null = let it finish). Resolves with whether
+ * it was killed and that height (-2 when it was killed before saying it).
+ */
+export function runCrashChild(
+  child: string,
+  dir: string,
+  killAfterMs: number | null,
+): Promise<{ killed: boolean; start: number }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', child, dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let start = -2;
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /go (-?\d+)/.exec(out);
+      if (m && start === -2) {
+        start = Number(m[1]);
+        if (killAfterMs !== null) setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+      }
+    });
+    p.on('error', reject);
+    p.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') resolve({ killed: true, start });
+      else if (code === 0) resolve({ killed: false, start });
+      else reject(new Error(`child exited ${code}`));
+    });
+  });
 }

@@ -17,17 +17,17 @@ import {
   shortIdFromParts,
 } from '@lnpbp/bitcoin/shortid/index';
 import { parseTx } from '@lnpbp/bitcoin/tx/parse';
-import { type Handlers, RpcError } from '@lnpbp/bus';
+import type { Handlers } from '@lnpbp/bus';
 import type { Index } from '../index/index.ts';
 import type { Mempool } from '../index/mempool.ts';
 import { IndexView, type Spend } from '../index/view.ts';
 import type { ChainSource } from '../source/types.ts';
+import { fail, pageLimit } from './args.ts';
 import { MatchWatchTable, makeMatchHandlers } from './match.ts';
-import { BpdError, type BpdMessages, MAX_PAGE } from './messages.ts';
+import type { BpdMessages } from './messages.ts';
 import { type Publish, TOPIC } from './push.ts';
 import { SUBSCRIPTION_RE, WatchLimitError, WatchTable } from './watch.ts';
 
-export const DEFAULT_PAGE = 100;
 export const BPD_VERSION = '0.1.0';
 
 export interface ApiDeps {
@@ -47,21 +47,11 @@ export interface ApiDeps {
   readonly sourceTip: () => number | undefined;
 }
 
-const fail = (code: keyof typeof BpdError, message: string): never => {
-  throw new RpcError(BpdError[code], message);
-};
-
 const NO_SPEND = { spent: false } as const;
 
 function spendRef(s: Spend) {
   if (!s.spent) return NO_SPEND;
   return { spent: true, txid: s.txid, vin: s.vin, height: s.height ?? undefined, shortId: s.shortId };
-}
-
-function limitOf(limit: number): number {
-  if (limit === 0) return DEFAULT_PAGE;
-  if (limit > MAX_PAGE) fail('badRequest', `limit ${limit} above ${MAX_PAGE}`);
-  return limit;
 }
 
 /** View cursors: 0x00 | item id (8), or 0x01 | mempool seq u32 BE (see index/view.ts). */
@@ -215,7 +205,7 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
     },
 
     history(b) {
-      const p = view.history(scriptHashOf(b), { cursor: viewCursor(b.cursor), limit: limitOf(b.limit) });
+      const p = view.history(scriptHashOf(b), { cursor: viewCursor(b.cursor), limit: pageLimit(b.limit) });
       return {
         items: p.items.map((i) => ({
           txid: i.txid,
@@ -230,7 +220,7 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
     },
 
     utxos(b) {
-      const p = view.utxos(scriptHashOf(b), { cursor: viewCursor(b.cursor), limit: limitOf(b.limit) });
+      const p = view.utxos(scriptHashOf(b), { cursor: viewCursor(b.cursor), limit: pageLimit(b.limit) });
       return {
         items: p.items.map((u) => ({ ...u, height: u.height ?? undefined })),
         next: p.next ?? undefined,
@@ -291,7 +281,7 @@ export function makeHandlers(d: ApiDeps): Handlers<BpdMessages> {
     },
 
     mempoolList(b) {
-      const limit = limitOf(b.limit);
+      const limit = pageLimit(b.limit);
       let after = -1;
       if (b.cursor !== undefined) {
         if (b.cursor.length !== 4) fail('badCursor', 'mempool cursor is 4 bytes');

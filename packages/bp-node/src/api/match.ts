@@ -19,7 +19,7 @@ import {
   shortIdFromParts,
 } from '@lnpbp/bitcoin/shortid/index';
 import type { Block } from '@lnpbp/bitcoin/tx/types';
-import { type BodyOf, type Handlers, RpcError } from '@lnpbp/bus';
+import type { BodyOf, Handlers } from '@lnpbp/bus';
 import type { ConnectResult } from '../index/connect.ts';
 import type { DisconnectResult } from '../index/disconnect.ts';
 import type { Index } from '../index/index.ts';
@@ -44,7 +44,8 @@ import {
   type PatternHit,
   PatternWatches,
 } from '../match/push.ts';
-import { BpdError, type BpdMessages, MATCH_REPLY_BUDGET, MAX_PAGE } from './messages.ts';
+import { fail, pageLimit } from './args.ts';
+import { type BpdMessages, MATCH_REPLY_BUDGET } from './messages.ts';
 import { SUBSCRIPTION_RE, WatchTable } from './watch.ts';
 import { WatchFiles } from './watch-files.ts';
 
@@ -53,8 +54,6 @@ export const MATCH_TOPIC = {
   descriptor: (sub: string) => `descriptor/${sub}`,
 } as const;
 
-const DEFAULT_PAGE = 100;
-
 type MatchRequests =
   | 'match'
   | 'descriptorHistory'
@@ -62,10 +61,6 @@ type MatchRequests =
   | 'descriptorBalance'
   | 'watchPattern'
   | 'watchDescriptor';
-
-const fail = (code: keyof typeof BpdError, message: string): never => {
-  throw new RpcError(BpdError[code], message);
-};
 
 /** A pattern compiled, or a `badPattern` reply (the message says where the fault is). */
 export function patternOf(text: string): CompiledPattern {
@@ -102,12 +97,6 @@ export function gapOf(gap: number): number {
     if (e instanceof ValueError) return fail('badGap', e.message);
     throw e;
   }
-}
-
-function limitOf(limit: number): number {
-  if (limit === 0) return DEFAULT_PAGE;
-  if (limit > MAX_PAGE) fail('badRequest', `limit ${limit} above ${MAX_PAGE}`);
-  return limit;
 }
 
 /** Descriptor cursors are `0x00 | item id` or `0x01 | mempool seq | skip` (match/descriptor.ts). */
@@ -301,7 +290,7 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
     const desc = descriptorOf(b.descriptor);
     const gap = gapOf(b.gap);
     const cursor = descriptorCursor(b.cursor);
-    const limit = limitOf(b.limit);
+    const limit = pageLimit(b.limit);
     return { desc, opts: { gap, cursor, limit, mempool, scan: await scanOf(desc, gap, signal) } };
   };
 
@@ -319,7 +308,7 @@ export function makeMatchHandlers(d: MatchApiDeps): Pick<Handlers<BpdMessages>, 
     match(b) {
       const pat = patternOf(b.pattern);
       const cursor = b.cursor ?? null;
-      let limit = limitOf(b.limit);
+      let limit = pageLimit(b.limit);
       let page = matchPage(pat, cursor, limit);
       // Tapscript leaves can be large: a page stops before its reply would outgrow a frame.
       for (;;) {
