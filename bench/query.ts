@@ -20,33 +20,15 @@ import { parseBlock } from '@lnpbp/bitcoin/block/parse';
 import { fromHex, toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
 import { RpcClient, RpcServer } from '@lnpbp/bus';
-import { makeHandlers } from '../packages/bp-node/src/api/handlers.ts';
 import { bpdMessages } from '../packages/bp-node/src/api/messages.ts';
-import { WatchTable } from '../packages/bp-node/src/api/watch.ts';
 import { openIndex } from '../packages/bp-node/src/index/index.ts';
-import { Mempool } from '../packages/bp-node/src/index/mempool.ts';
 import { modernBlock } from '../test/support/fixtures.ts';
+import { benchHandlers } from './support/handlers.ts';
 
 type Query = { k: 'o'; txid: string; vout: number } | { k: 'h'; sh: string } | { k: 't'; txid: string };
 
 const HEIGHTS = [840002, 840003, 840004, 840005, 840006, 840007];
 const mode = process.argv[2];
-
-function handlersFor(dir: string) {
-  const index = openIndex(dir, 'mainnet', { readOnly: true });
-  return makeHandlers({
-    network: 'mainnet',
-    index,
-    mempool: new Mempool(index),
-    source: { broadcast: async () => {}, getTip: async () => ({ height: 0, hash: new Uint8Array(32) }) },
-    sourceName: 'bench',
-    startedAt: Date.now(),
-    watches: new WatchTable(null),
-    pub: { publish: () => 0n },
-    synced: () => true,
-    sourceTip: () => undefined,
-  });
-}
 
 function body(q: Query) {
   if (q.k === 'o') return ['outspend', { txid: fromHex(q.txid), vout: q.vout }] as const;
@@ -62,7 +44,7 @@ if (mode === 'serve') {
   const [dir, endpoint] = process.argv.slice(3);
   const server = await RpcServer.start({
     schema: bpdMessages,
-    handlers: handlersFor(dir),
+    handlers: benchHandlers(dir),
     endpoints: [endpoint],
   });
   process.stdout.write('READY\n');
@@ -236,7 +218,7 @@ if (mode === 'serve') {
     // 2. Direct in-process calls through the same handlers: the ceiling.
     let directQps = 0;
     if (process.env.DIRECT !== '0') {
-      const h = handlersFor(tmp);
+      const h = benchHandlers(tmp);
       const ctx = {} as never;
       t = performance.now();
       const dc0 = process.cpuUsage();

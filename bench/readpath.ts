@@ -15,11 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBlock } from '@lnpbp/bitcoin/block/parse';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
-import { makeHandlers } from '../packages/bp-node/src/api/handlers.ts';
-import { WatchTable } from '../packages/bp-node/src/api/watch.ts';
 import { openIndex } from '../packages/bp-node/src/index/index.ts';
-import { Mempool } from '../packages/bp-node/src/index/mempool.ts';
 import { modernBlock } from '../test/support/fixtures.ts';
+import { benchHandlers } from './support/handlers.ts';
 
 const HEIGHTS = [840002, 840003, 840004, 840005, 840006, 840007];
 
@@ -74,22 +72,6 @@ function build(dir: string, level: string): void {
   void ix.close();
 }
 
-function handlersFor(dir: string) {
-  const index = openIndex(dir, 'mainnet', { readOnly: true });
-  return makeHandlers({
-    network: 'mainnet',
-    index,
-    mempool: new Mempool(index),
-    source: { broadcast: async () => {}, getTip: async () => ({ height: 0, hash: new Uint8Array(32) }) },
-    sourceName: 'bench',
-    startedAt: Date.now(),
-    watches: new WatchTable(null),
-    pub: { publish: () => 0n },
-    synced: () => true,
-    sourceTip: () => undefined,
-  });
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const NAME = { o: 'outspend', t: 'tx', h: 'history' } as const;
 
@@ -109,7 +91,7 @@ for (const level of levels) {
   const tmp = mkdtempSync(join(tmpdir(), 'bprp-'));
   try {
     build(tmp, level);
-    const h = handlersFor(tmp) as unknown as Record<string, (b: unknown, c: unknown) => unknown>;
+    const h = benchHandlers(tmp) as unknown as Record<string, (b: unknown, c: unknown) => unknown>;
     const ctx = {};
     const call = (q: Query) => {
       if (q.k === 'o') return h.outspend({ txid: q.txid, vout: q.vout }, ctx);
