@@ -604,13 +604,8 @@ export class RpcServer<D extends MessageTable> {
     body: unknown,
     out: ReplyBatch | null,
   ): void {
-    const batched = out?.open === true;
-    const w = batched ? l.batch : l.single;
-    if (!batched) w.reset();
-    const at = w.pos;
-    if (batched) w.u32le(0);
-    w.u32le(requestId);
-    w.u16le(m.typeId);
+    const w = this.replyWriter(l, out);
+    const at = this.replyHeader(w, out, requestId, m.typeId);
     try {
       encodeBody(w, m, body);
     } catch (e) {
@@ -632,15 +627,26 @@ export class RpcServer<D extends MessageTable> {
     // Peer-controlled text could exceed the limit: cut it (by characters, then bytes are checked).
     let msg = message.length > 1000 ? `${message.slice(0, 1000)}...` : message;
     if (Buffer.byteLength(msg) > 1024) msg = `${errorCodeName(code)}`;
-    const batched = out?.open === true;
-    const w = batched ? l.batch : l.single;
-    if (!batched) w.reset();
-    const at = w.pos;
-    if (batched) w.u32le(0);
-    w.u32le(requestId);
-    w.u16le(ERROR_TYPE);
+    const w = this.replyWriter(l, out);
+    const at = this.replyHeader(w, out, requestId, ERROR_TYPE);
     errorBody.encode(w, { code, message: msg }, 'error');
     this.replied(l, routing, at, out);
+  }
+
+  /** Where a reply is written: its batch's frame while the batch is being answered, else a fresh single frame. */
+  private replyWriter(l: Listener, out: ReplyBatch | null): FrameWriter {
+    if (out?.open === true) return l.batch;
+    l.single.reset();
+    return l.single;
+  }
+
+  /** Writes a reply's header (a batch entry's length placeholder first); returns where it starts. */
+  private replyHeader(w: FrameWriter, out: ReplyBatch | null, requestId: number, typeId: number): number {
+    const at = w.pos;
+    if (out?.open === true) w.u32le(0);
+    w.u32le(requestId);
+    w.u16le(typeId);
+    return at;
   }
 
   /** A reply was written at `at`: sent alone, or its batch entry's length filled in. */
