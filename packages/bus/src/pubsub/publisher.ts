@@ -23,6 +23,15 @@ export interface PublisherOptions<D extends MessageTable> {
 export const MAX_TOPIC = 255;
 
 /**
+ * A closing PUB socket keeps its pipes this long for messages already queued. With 0, a
+ * subscriber that disconnects while the socket closes can leave libzmq 4.3.5 holding the first
+ * frame of a two-frame notification with the second already dropped, and it aborts the process
+ * ("Resource temporarily unavailable", session_base.cpp:233; libzmq issue #3442). It bounds
+ * how long process exit may wait for a slow subscriber.
+ */
+const CLOSE_LINGER_MS = 200;
+
+/**
  * Notifications over PUB sockets. Each topic has its own sequence, starting at 1 per publisher
  * run; the run is named by a random 32-bit epoch, so a subscriber tells "missed some" (seq jumps)
  * from "publisher restarted" (epoch changes) and resyncs by query either way.
@@ -64,7 +73,7 @@ export class Publisher<D extends MessageTable> {
     const hwm = this.options.highWaterMark ?? 100_000;
     const onError = (e: unknown) => this.log.warn('publish failed', { error: e });
     if (plain.length > 0) {
-      const socket = new zmq.Publisher({ linger: 0, sendHighWaterMark: hwm, noDrop: false });
+      const socket = new zmq.Publisher({ linger: CLOSE_LINGER_MS, sendHighWaterMark: hwm, noDrop: false });
       this.sockets.push({ socket, sender: new SendQueue(socket, onError) });
       for (const ep of plain) {
         await socket.bind(ep.url);
@@ -75,7 +84,7 @@ export class Publisher<D extends MessageTable> {
       const curve = this.options.curve!;
       const zap = await registerZapDomain({ allow: allowFunction(curve.allow), log: this.log.child('zap') });
       const socket = new zmq.Publisher({
-        linger: 0,
+        linger: CLOSE_LINGER_MS,
         sendHighWaterMark: hwm,
         curveServer: true,
         curveSecretKey: curve.keyPair.secretKey,
