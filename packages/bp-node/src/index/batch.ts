@@ -31,9 +31,10 @@ import {
   txLo,
   writeShortId,
 } from '@lnpbp/bitcoin/shortid/index';
-import type { Block, Tx, TxOut } from '@lnpbp/bitcoin/tx/types';
+import type { Block, Tx } from '@lnpbp/bitcoin/tx/types';
 import type { ConnectResult } from './connect.ts';
 import { BlockRejected } from './errors.ts';
+import type { BlockLayout } from './layout.ts';
 import type { PackedTable } from './packed.ts';
 import { RowBuffer } from './rowsort.ts';
 import {
@@ -52,7 +53,7 @@ import {
   u32be,
   u64be,
 } from './schema.ts';
-import { blockShapeRows } from './shapes.ts';
+import { layoutShapeRows } from './shapes.ts';
 import type { Store, Tip } from './store.ts';
 import { UndoWriter } from './undo.ts';
 import { parseAndVerifyBlock } from './verify.ts';
@@ -133,6 +134,8 @@ class TxPositions {
 /** A tx of an earlier block of the batch; `prev` is the previous one with the same prefix. */
 interface BatchTx {
   tx: Tx;
+  /** Its block's layout: the outputs are read from it. */
+  lay: BlockLayout;
   hi: number;
   pos: number;
   /** Index of its output 0 in the batch's `live` flags. */
@@ -147,7 +150,7 @@ interface PendingBlock {
   hi: number;
   row: Uint8Array;
   shapes: { key: Uint8Array; value: Uint8Array }[];
-  txs: readonly Tx[];
+  lay: BlockLayout;
   /** Index of its first output in the batch's `live` flags. */
   firstOut: number;
 }
@@ -180,15 +183,18 @@ const hash32 = new Uint8Array(new ArrayBuffer(32));
  * cost an allocation plus a move off the V8 heap each.
  */
 let utxoScratch = new Uint8Array(new ArrayBuffer(4096));
-let utxoView = new DataView(utxoScratch.buffer);
-function utxoValue(value: bigint, script: Uint8Array): Uint8Array {
-  const n = 8 + script.length;
-  if (n > utxoScratch.length) {
+/** Output o's UTXO value, `value u64 LE | script`, copied from the block bytes. */
+function utxoValue(lay: BlockLayout, o: number): Uint8Array {
+  const len = lay.spkLen[o];
+  const n = 8 + len;
+  if (n > utxoScratch.length)
     utxoScratch = new Uint8Array(new ArrayBuffer(Math.max(n, 2 * utxoScratch.length)));
-    utxoView = new DataView(utxoScratch.buffer);
-  }
-  utxoView.setBigUint64(0, value, true);
-  utxoScratch.set(script, 8);
+  const raw = lay.raw;
+  const v = lay.outAt[o];
+  for (let i = 0; i < 8; i++) utxoScratch[i] = raw[v + i];
+  const at = lay.spkAt[o];
+  if (len > 64) utxoScratch.set(raw.subarray(at, at + len), 8);
+  else for (let i = 0; i < len; i++) utxoScratch[8 + i] = raw[at + i];
   return utxoScratch.subarray(0, n);
 }
 
@@ -265,15 +271,15 @@ export class ConnectBatch {
     if (tip !== null && height !== tip.height + 1) {
       throw new BlockRejected('bad-height', height, `the tip is at ${tip.height}`);
     }
-    const block = parseAndVerifyBlock(raw, height, tip?.hash ?? null);
+    const { block, layout } = parseAndVerifyBlock(raw, height, tip?.hash ?? null);
     const hash = block.header.hash();
     const hi = onchainHi(height, blockChecksum(hash));
     const base = this.base ?? height;
-    const r = this.resolve(block.txs, height, hi, base > 0);
-    const shapes = blockShapeRows(block.txs, hi, r.prevScripts);
+    const r = this.resolve(block.txs, layout, height, hi, base > 0);
+    const shapes = layoutShapeRows(layout, hi, r.prevScripts);
     const row = this.record(block, raw, r.undo);
-    const pb: PendingBlock = { height, hash, hi, row, shapes, txs: block.txs, firstOut: this.outCount };
-    this.apply(block.txs, hi, r);
+    const pb: PendingBlock = { height, hash, hi, row, shapes, lay: layout, firstOut: this.outCount };
+    this.apply(block.txs, layout, hi, r);
     this.pending.push(pb);
     this.tip = { height, hash };
     this.base ??= height;
@@ -292,13 +298,15 @@ export class ConnectBatch {
   }
 
   /** Pass 1: resolves every input of the block to the output it spends, changing nothing. */
-  private resolve(txs: readonly Tx[], height: number, hi: number, external: boolean): Resolved {
-    let nIn = 0;
-    let nOut = 0;
-    for (let p = 0; p < txs.length; p++) {
-      if (p > 0) nIn += txs[p].inputs.length;
-      nOut += txs[p].outputs.length;
-    }
+  private resolve(
+    txs: readonly Tx[],
+    lay: BlockLayout,
+    height: number,
+    hi: number,
+    external: boolean,
+  ): Resolved {
+    const nIn = lay.inFirst[txs.length] - lay.inFirst[1];
+    const nOut = lay.outFirst[txs.length];
     const kinds = new Uint8Array(nIn);
     const fids = new Uint8Array(nIn * 8);
     const refs = new Int32Array(nIn);
@@ -317,32 +325,36 @@ export class ConnectBatch {
         throw new BlockRejected('duplicate-tx', height, `txid ${toHex(tx.txid())} twice in the block`);
       }
       if (p > 0) {
-        for (let j = 0; j < tx.inputs.length; j++, k++) {
-          const inp = tx.inputs[j];
-          const q = txPos.get(inp.prevTxid);
+        const g0 = lay.inFirst[p];
+        const n = lay.inputs(p);
+        for (let j = 0; j < n; j++, k++) {
+          const prevTxid = lay.prevTxid(g0 + j);
+          const vout = lay.vout(g0 + j);
+          const q = txPos.get(prevTxid);
           if (q !== undefined) {
-            const src = txs[q];
-            if (inp.vout >= src.outputs.length) {
+            if (vout >= lay.outputs(q)) {
               throw new BlockRejected(
                 'missing-input',
                 height,
-                `tx ${p} input ${j} spends ${q}:${inp.vout}, no such output`,
+                `tx ${p} input ${j} spends ${q}:${vout}, no such output`,
               );
             }
-            const key = q * OUT_KEY + inp.vout;
+            const key = q * OUT_KEY + vout;
             if (spentHere.has(key))
-              throw new BlockRejected('double-spend', height, `tx ${q}:${inp.vout} spent twice`);
+              throw new BlockRejected('double-spend', height, `tx ${q}:${vout} spent twice`);
             spentHere.add(key);
-            const out = src.outputs[inp.vout];
-            writeShortId(fids, k * 8, hi, outputLo(q, inp.vout));
+            const o = lay.outFirst[q] + vout;
+            const script = lay.script(o);
+            const value = lay.value(o);
+            writeShortId(fids, k * 8, hi, outputLo(q, vout));
             kinds[k] = SAME_BLOCK;
-            sha256Into(out.scriptPubKey, spentHashes, k * 32);
-            prevScripts[k] = out.scriptPubKey;
-            prevValues[k] = out.value;
-            undo.spent(fids.subarray(k * 8, k * 8 + 8), out.value, out.scriptPubKey);
+            sha256Into(script, spentHashes, k * 32);
+            prevScripts[k] = script;
+            prevValues[k] = value;
+            undo.spent(fids.subarray(k * 8, k * 8 + 8), value, script);
             continue;
           }
-          const f = this.findUnspent(inp.prevTxid, inp.vout, external, fids, k * 8);
+          const f = this.findUnspent(prevTxid, vout, external, fids, k * 8);
           if (f === UNKNOWN || f === SPENT) {
             if (f === UNKNOWN && external) {
               kinds[k] = EXTERNAL;
@@ -352,7 +364,7 @@ export class ConnectBatch {
             throw new BlockRejected(
               'missing-input',
               height,
-              `tx ${p} input ${j}: output ${toHex(Uint8Array.from(inp.prevTxid).reverse())}:${inp.vout} ${f === UNKNOWN ? 'is unknown' : 'is spent or does not exist'}`,
+              `tx ${p} input ${j}: output ${toHex(Uint8Array.from(prevTxid).reverse())}:${vout} ${f === UNKNOWN ? 'is unknown' : 'is spent or does not exist'}`,
             );
           }
           const fk = idKey(fids, k * 8);
@@ -419,7 +431,7 @@ export class ConnectBatch {
   }
 
   /** Adds a resolved block's rows, UTXO changes and txs to the batch (nothing here can fail). */
-  private apply(txs: readonly Tx[], hi: number, res: Resolved): void {
+  private apply(txs: readonly Tx[], lay: BlockLayout, hi: number, res: Resolved): void {
     const { kinds, fids, spentHashes, spentHere } = res;
     let r: number;
     if (this.outCount + res.nOut > this.live.length) {
@@ -436,14 +448,15 @@ export class ConnectBatch {
       copy(this.txRows.buf, r, tx.txid(), 0, TXID_PREFIX);
       writeShortId(this.txRows.buf, r + TXID_PREFIX, hi, txLo(p));
       if (p > 0) {
-        for (let j = 0; j < tx.inputs.length; j++, k++) {
+        const g0 = lay.inFirst[p];
+        const n = lay.inputs(p);
+        for (let j = 0; j < n; j++, k++) {
           const kind = kinds[k];
           if (kind === EXTERNAL) {
-            const inp = tx.inputs[j];
             const b = this.extRows;
             r = b.push();
-            copy(b.buf, r, inp.prevTxid, 0, EXT_TXID_PREFIX);
-            const vout = inp.vout;
+            copy(b.buf, r, lay.raw, lay.inAt[g0 + j], EXT_TXID_PREFIX);
+            const vout = lay.vout(g0 + j);
             const v = r + EXT_TXID_PREFIX;
             b.buf[v] = vout >>> 24;
             b.buf[v + 1] = vout >>> 16;
@@ -466,21 +479,22 @@ export class ConnectBatch {
           }
         }
       }
-      for (let i = 0; i < tx.outputs.length; i++) {
-        const out = tx.outputs[i];
+      const o0 = lay.outFirst[p];
+      const nOut = lay.outputs(p);
+      for (let i = 0; i < nOut; i++) {
         const lo = outputLo(p, i);
-        sha256Into(out.scriptPubKey, hash32, 0);
+        sha256Into(lay.script(o0 + i), hash32, 0);
         r = this.histRows.push();
         copy(this.histRows.buf, r, hash32, 0, HISTORY_PREFIX);
         writeShortId(this.histRows.buf, r + HISTORY_PREFIX, hi, lo);
         if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
-        if (!isUnspendable(out.scriptPubKey)) live[out0 + i] = 1;
+        if (!lay.unspendable(o0 + i)) live[out0 + i] = 1;
       }
-      const bt: BatchTx = { tx, hi, pos: p, out: out0, prev: undefined };
+      const bt: BatchTx = { tx, lay, hi, pos: p, out: out0, prev: undefined };
       const key = txidKey(tx.txid());
       bt.prev = this.txs.get(key);
       this.txs.set(key, bt);
-      out0 += tx.outputs.length;
+      out0 += nOut;
     }
     this.outCount = out0;
   }
@@ -513,11 +527,11 @@ export class ConnectBatch {
       sharing++;
       if (!equalBytes(t.tx.txid(), txid)) continue;
       known = true;
-      if (vout > EXT_MAX_INDEX || vout >= t.tx.outputs.length || this.live[t.out + vout] === 0) continue;
-      const out = t.tx.outputs[vout];
+      if (vout > EXT_MAX_INDEX || vout >= t.lay.outputs(t.pos) || this.live[t.out + vout] === 0) continue;
+      const o = t.lay.outFirst[t.pos] + vout;
       writeShortId(ids, at, t.hi, outputLo(t.pos, vout));
-      this.foundValue = out.value;
-      this.foundScript = out.scriptPubKey;
+      this.foundValue = t.lay.value(o);
+      this.foundScript = t.lay.script(o);
       this.foundRef = t.out + vout;
       return BATCHED;
     }
@@ -604,19 +618,24 @@ export class ConnectBatch {
     // Ids grow with height and, within a block, ordinary before extended: appends.
     const live = this.live;
     for (const b of this.pending) {
+      const lay = b.lay;
       let late = false;
-      for (let p = 0, g = b.firstOut; p < b.txs.length; g += b.txs[p].outputs.length, p++) {
-        const outs = b.txs[p].outputs;
-        const n = Math.min(outs.length, EXT_MIN_INDEX);
-        if (outs.length > n) late = true;
-        for (let i = 0; i < n; i++) if (live[g + i] === 1) putUtxo(s, id, b.hi, outputLo(p, i), outs[i]);
+      for (let p = 0; p < lay.txCount; p++) {
+        const o0 = lay.outFirst[p];
+        const g = b.firstOut + o0;
+        const all = lay.outputs(p);
+        const n = Math.min(all, EXT_MIN_INDEX);
+        if (all > n) late = true;
+        for (let i = 0; i < n; i++) if (live[g + i] === 1) putUtxo(s, id, b.hi, outputLo(p, i), lay, o0 + i);
       }
       // Extended ids (outputs >= 32,767) sort after every ordinary id of the block.
       if (!late) continue;
-      for (let p = 0, g = b.firstOut; p < b.txs.length; g += b.txs[p].outputs.length, p++) {
-        const outs = b.txs[p].outputs;
-        for (let i = EXT_MIN_INDEX; i < outs.length; i++) {
-          if (live[g + i] === 1) putUtxo(s, id, b.hi, outputLo(p, i), outs[i]);
+      for (let p = 0; p < lay.txCount; p++) {
+        const o0 = lay.outFirst[p];
+        const g = b.firstOut + o0;
+        const all = lay.outputs(p);
+        for (let i = EXT_MIN_INDEX; i < all; i++) {
+          if (live[g + i] === 1) putUtxo(s, id, b.hi, outputLo(p, i), lay, o0 + i);
         }
       }
     }
@@ -628,9 +647,9 @@ export class ConnectBatch {
   }
 }
 
-function putUtxo(s: Store, id: Uint8Array, hi: number, lo: number, out: TxOut): void {
+function putUtxo(s: Store, id: Uint8Array, hi: number, lo: number, lay: BlockLayout, o: number): void {
   writeShortId(id, 0, hi, lo);
-  s.utxos.putSync(id, utxoValue(out.value, out.scriptPubKey), { append: true });
+  s.utxos.putSync(id, utxoValue(lay, o), { append: true });
 }
 
 function putRows(t: PackedTable, rows: RowBuffer, row: Uint8Array, sorted: boolean): void {

@@ -19,6 +19,7 @@ import { classify } from '@lnpbp/bitcoin/script/classify';
 import { revealedScript } from '@lnpbp/bitcoin/script/revealed';
 import { inputLo, outputLo, writeShortId } from '@lnpbp/bitcoin/shortid/index';
 import type { Tx, TxIn } from '@lnpbp/bitcoin/tx/types';
+import type { BlockLayout } from './layout.ts';
 
 export const SHAPE_KEY = 8;
 export const SHAPE_VALUE = 9;
@@ -119,6 +120,40 @@ export function blockShapeRows(
     }
     for (let i = 0; i < tx.outputs.length; i++) {
       const spk = tx.outputs[i].scriptPubKey;
+      if (!isRecordedScriptPubKey(spk)) continue;
+      rows.push(
+        row(scriptShape(spk, 'scriptPubKey').shapeKey, hi, outputLo(p, i), SHAPE_CONTEXT.scriptPubKey),
+      );
+    }
+  }
+  return rows;
+}
+
+/**
+ * blockShapeRows over a block's layout (the connect path): the same rows, read from the bytes
+ * without building and caching the txs' inputs and outputs (each TxIn here is a temporary).
+ */
+export function layoutShapeRows(
+  lay: BlockLayout,
+  hi: number,
+  prevScripts: readonly (Uint8Array | undefined)[],
+): { key: Uint8Array; value: Uint8Array }[] {
+  const rows: { key: Uint8Array; value: Uint8Array }[] = [];
+  let k = 0;
+  for (let p = 0; p < lay.txCount; p++) {
+    if (p > 0) {
+      const g0 = lay.inFirst[p];
+      const n = lay.inputs(p);
+      for (let j = 0; j < n; j++, k++) {
+        const rev = revealedOf(lay.input(g0 + j), prevScripts[k]);
+        if (rev === null) continue;
+        rows.push(row(scriptShape(rev.script, rev.ctx).shapeKey, hi, inputLo(p, j), SHAPE_CONTEXT[rev.ctx]));
+      }
+    }
+    const o0 = lay.outFirst[p];
+    const n = lay.outputs(p);
+    for (let i = 0; i < n; i++) {
+      const spk = lay.script(o0 + i);
       if (!isRecordedScriptPubKey(spk)) continue;
       rows.push(
         row(scriptShape(spk, 'scriptPubKey').shapeKey, hi, outputLo(p, i), SHAPE_CONTEXT.scriptPubKey),
