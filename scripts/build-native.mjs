@@ -1,22 +1,27 @@
-// Builds the hashing addon (build/Release/bp_hash.node) with the node-gyp bundled in npm,
-// against the headers of the Node that runs this script, so nothing is downloaded.
-// A failed build only warns: the package falls back to JS hashing. BP_REQUIRE_NATIVE=1 makes
+// Builds a package's native addon (<dir>/binding.gyp -> <dir>/build/Release/*.node) with the
+// node-gyp bundled in npm, against the headers of the Node that runs this script, so nothing is
+// downloaded. A failed build only warns: each addon has a JS fallback. BP_REQUIRE_NATIVE=1 makes
 // it an error (CI), BP_NO_NATIVE=1 skips the build.
+//   node scripts/build-native.mjs <addon dir> <label> <what the fallback costs>
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const [dirArg, label, fallback] = process.argv.slice(2);
+if (!dirArg || !label || !fallback) {
+  console.error('usage: build-native.mjs <addon dir> <label> <fallback>');
+  process.exit(2);
+}
+const here = resolve(dirArg);
 const required = process.env.BP_REQUIRE_NATIVE === '1';
 
 function fail(msg) {
-  console.warn(`@lnpbp/bitcoin: native hash addon not built (${msg}); hashing falls back to JS (slower).`);
+  console.warn(`${label}: native addon not built (${msg}); ${fallback}.`);
   process.exit(required ? 1 : 0);
 }
 
 if (process.env.BP_NO_NATIVE === '1') {
-  console.warn('@lnpbp/bitcoin: BP_NO_NATIVE=1, native hash addon not built.');
+  console.warn(`${label}: BP_NO_NATIVE=1, native addon not built.`);
   process.exit(0);
 }
 
@@ -41,4 +46,4 @@ const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '
   stdio: 'inherit',
 });
 if (r.status !== 0) fail(`node-gyp exited with ${r.status ?? r.signal}`);
-console.log(`@lnpbp/bitcoin: native hash addon built in ${join(here, 'build/Release')}`);
+console.log(`${label}: native addon built in ${join(here, 'build/Release')}`);

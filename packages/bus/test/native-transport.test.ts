@@ -1,0 +1,199 @@
+/**
+ * The native transport (packages/bus/native) against real libzmq sockets: itself and
+ * zeromq.js on the other end, over ipc and tcp; multipart messages, big frames, wake-ups that
+ * hold more messages than one drain takes, back-pressure at the high-water mark, monitor
+ * events, bind errors, and closing with messages queued.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import * as zmq from 'zeromq';
+import { NativeSocket, nativeTransport } from '../src/transport/native.ts';
+import { makeTempDir, removeDir, until } from './helpers.ts';
+
+// CI builds the addon (BP_REQUIRE_NATIVE=1): there its absence is a failure, not a skip.
+const required = process.env.BP_REQUIRE_NATIVE === '1';
+
+describe('native transport', { skip: !nativeTransport.available && !required }, () => {
+  const dir = makeTempDir();
+  after(() => removeDir(dir));
+  let n = 0;
+  const ipc = () => `ipc://${join(dir, `s${n++}`)}`;
+
+  it('loaded the libzmq zeromq.js ships', () => {
+    assert.ok(nativeTransport.available, nativeTransport.available ? '' : nativeTransport.why);
+    assert.match(nativeTransport.libzmq, /^4\.\d+\.\d+ /);
+  });
+
+  it('echoes between native ROUTER and native DEALER, in order, ipc and tcp', async () => {
+    for (const url of [ipc(), 'tcp://127.0.0.1:0']) {
+      const server = new NativeSocket({ type: 'router' });
+      server.onMessage = (f) => server.send([f[0], f[1]]);
+      const ep = await server.bind(url);
+      if (url.startsWith('tcp')) assert.match(ep, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+      const client = new NativeSocket({ type: 'dealer' });
+      const got: number[] = [];
+      const total = 20_000;
+      // At most 500 in flight: a ROUTER drops replies to a peer whose pipe is full (its HWM).
+      let next = 0;
+      const sendNext = () => {
+        const b = Buffer.alloc(4 + (next % 300));
+        b.writeUInt32LE(next++, 0);
+        client.send([b]);
+      };
+      client.onMessage = (f) => {
+        assert.equal(f.length, 1);
+        got.push(f[0].readUInt32LE(0));
+        if (next < total) sendNext();
+      };
+      client.connect(ep);
+      while (next < 500) sendNext();
+      await until(() => got.length === total);
+      assert.deepEqual(
+        got,
+        Array.from({ length: total }, (_, i) => i),
+      );
+      client.close();
+      server.close();
+    }
+  });
+
+  it('interoperates with zeromq.js on either end, multipart and big frames', async () => {
+    // native ROUTER, zeromq.js DEALER
+    const server = new NativeSocket({ type: 'router' });
+    server.onMessage = (f) => server.send([f[0], ...f.slice(1).reverse()]);
+    const ep = await server.bind(ipc());
+    const d = new zmq.Dealer({ linger: 0 });
+    d.connect(ep);
+    const big = randomBytes(3 << 20);
+    await d.send([Buffer.from('a'), Buffer.alloc(0), big]);
+    const reply = await d.receive();
+    assert.equal(reply.length, 3);
+    assert.ok(reply[0].equals(big));
+    assert.equal(reply[1].length, 0);
+    assert.equal(reply[2].toString(), 'a');
+    d.close();
+    server.close();
+
+    // zeromq.js ROUTER, native DEALER
+    const r = new zmq.Router({ linger: 0 });
+    const ep2 = `${ipc()}`;
+    await r.bind(ep2);
+    const c = new NativeSocket({ type: 'dealer' });
+    const got: Buffer[][] = [];
+    c.onMessage = (f) => got.push(f);
+    c.connect(ep2);
+    c.send([Buffer.from('x'), 'text frame']);
+    const [rid, f1, f2] = await r.receive();
+    assert.equal(f1.toString(), 'x');
+    assert.equal(f2.toString(), 'text frame');
+    await r.send([rid, big]);
+    await until(() => got.length === 1);
+    assert.ok(got[0][0].equals(big));
+    c.close();
+    r.close();
+  });
+
+  it('delivers a burst larger than one drain takes, across wake-ups, in order', async () => {
+    const server = new NativeSocket({ type: 'router' });
+    const seen: number[] = [];
+    server.onMessage = (f) => {
+      assert.equal(f[1].length, 20_000);
+      seen.push(f[1].readUInt32LE(0));
+    };
+    const ep = await server.bind(ipc());
+    const client = new NativeSocket({ type: 'dealer' });
+    client.connect(ep);
+    client.send([Buffer.alloc(20_000)]); // connects; seen[0] = 0
+    await until(() => seen.length === 1);
+    // While this thread is busy, libzmq's I/O thread fills the server's pipe (1,000 messages,
+    // 20 MB): more than one drain takes (16 MiB), so the rest comes on later turns.
+    const total = 3000;
+    for (let i = 1; i <= total; i++) {
+      const b = Buffer.alloc(20_000);
+      b.writeUInt32LE(i, 0);
+      client.send([b]);
+    }
+    const until0 = Date.now() + 300;
+    while (Date.now() < until0) {
+      // busy: no event loop turns
+    }
+    await until(() => seen.length === total + 1);
+    assert.deepEqual(
+      seen,
+      Array.from({ length: total + 1 }, (_, i) => i),
+    );
+    client.close();
+    server.close();
+  });
+
+  it('queues sends at the high-water mark and sends them, in order, once a peer reads', async () => {
+    const url = ipc();
+    const client = new NativeSocket({ type: 'dealer' });
+    client.connect(url); // nobody there yet: libzmq takes ~1,000 (HWM), then it would block
+    const total = 5_000;
+    for (let i = 0; i < total; i++) {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(i, 0);
+      client.send([b]);
+    }
+    assert.ok(client.queued > 0, 'some sends wait in the queue');
+    const dropped = client.send([Buffer.from('dropped')]);
+    dropped.dropped = true;
+    const flushed = client.flush();
+    const server = new NativeSocket({ type: 'router' });
+    const got: number[] = [];
+    server.onMessage = (f) => got.push(f[1].length === 4 ? f[1].readUInt32LE(0) : -1);
+    await server.bind(url);
+    await flushed;
+    assert.equal(client.queued, 0);
+    await until(() => got.length === total);
+    assert.deepEqual(
+      got,
+      Array.from({ length: total }, (_, i) => i),
+    );
+    client.close();
+    server.close();
+  });
+
+  it('reports disconnects through the monitor, and drops connections over maxMessageSize', async () => {
+    const server = new NativeSocket({ type: 'router', maxMessageSize: 1000 });
+    const events: string[] = [];
+    server.onEvent = (e) => events.push(e.kind);
+    let got = 0;
+    server.onMessage = () => got++;
+    const ep = await server.bind(ipc());
+    const d = new zmq.Dealer({ linger: 0 });
+    d.connect(ep);
+    await d.send(Buffer.alloc(100));
+    await until(() => got === 1);
+    await d.send(Buffer.alloc(5000)); // over the limit: libzmq drops the connection
+    await until(() => events.includes('disconnect'));
+    assert.equal(got, 1);
+    d.close();
+    server.close();
+  });
+
+  it('fails bind with the errno name, and closing twice or with queued sends is harmless', async () => {
+    const a = new NativeSocket({ type: 'router' });
+    const ep = await a.bind('tcp://127.0.0.1:0');
+    const b = new NativeSocket({ type: 'router' });
+    await assert.rejects(b.bind(ep), (e: Error & { code?: string }) => e.code === 'EADDRINUSE');
+    await assert.rejects(
+      b.bind('nonsense://x'),
+      (e: Error & { code?: string }) => e.code === 'EPROTONOSUPPORT',
+    );
+    b.close();
+    b.close();
+    const c = new NativeSocket({ type: 'dealer' });
+    c.connect(ipc());
+    for (let i = 0; i < 3000; i++) c.send([Buffer.alloc(10)]);
+    const f = c.flush();
+    c.close();
+    await f; // resolves: the queue was dropped with the socket
+    assert.equal(c.queued, 0);
+    assert.throws(() => c.connect(ep));
+    a.close();
+  });
+});
