@@ -98,7 +98,6 @@ async function nativeClients(ep: string, nc: number, depth: number, secs: number
   let n = 0;
   let end = 0;
   let live = nc;
-  let c0: NodeJS.CpuUsage | undefined;
   const socks: NativeSocket[] = [];
   const finished = new Promise<void>((resolve) => {
     for (let i = 0; i < nc; i++) {
@@ -117,7 +116,7 @@ async function nativeClients(ep: string, nc: number, depth: number, secs: number
     }
   });
   await new Promise((r) => setTimeout(r, 300));
-  c0 = process.cpuUsage();
+  const c0 = process.cpuUsage();
   end = Date.now() + secs * 1000;
   for (const d of socks) for (let i = 0; i < depth; i++) d.send([payload]);
   await finished;
