@@ -1,10 +1,12 @@
-import * as zmq from 'zeromq';
 import type { Logger } from '../daemon/log.ts';
+import { openSocket } from '../transport/open.ts';
+import type { MessageSocket } from '../transport/socket.ts';
 import { z85Encode } from './z85.ts';
 
 /**
  * ZAP (ZeroMQ RFC 27) handler. zeromq.js v6 has no built-in authenticator: libzmq asks
- * whatever socket is bound to inproc://zeromq.zap.01 in the same context. One handler serves
+ * whatever socket is bound to inproc://zeromq.zap.01 in the same context, so the handler's
+ * socket comes from openSocket, the transport (and context) the Curve sockets use. One handler serves
  * the whole process; every Curve server socket gets its own ZAP domain, registered here with
  * the decision function for that socket. Servers also set ZMQ_ZAP_ENFORCE_DOMAIN, so if this
  * handler is not running libzmq refuses every client rather than letting them all in.
@@ -22,10 +24,11 @@ export interface ZapStats {
   refused: number;
 }
 
-let socket: zmq.Router | undefined;
-let loop: Promise<void> | undefined;
+let socket: MessageSocket | undefined;
 /** Resolves once the handler is bound; every registration waits for it. */
 let ready: Promise<void> | undefined;
+/** Bound and answering. */
+let serving = false;
 const domains = new Map<string, ZapPolicy & { stats: ZapStats }>();
 let nextDomain = 1;
 
@@ -37,13 +40,15 @@ export async function registerZapDomain(
   const stats: ZapStats = { allowed: 0, refused: 0 };
   domains.set(domain, { ...policy, stats });
   if (!socket) {
-    const s = new zmq.Router({ linger: 0 });
+    const s = openSocket({ type: 'router', linger: 0 });
+    s.onMessage = (frames) => answer(s, frames);
     socket = s;
     ready = (async () => {
       // A handler closed a moment ago may still hold the inproc name: retry briefly.
       for (let attempt = 0; ; attempt++) {
         try {
           await s.bind(ZAP_ENDPOINT);
+          if (socket === s) serving = true;
           break;
         } catch (e) {
           if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt >= 100) {
@@ -54,7 +59,6 @@ export async function registerZapDomain(
           await new Promise((r) => setTimeout(r, 10));
         }
       }
-      loop = serve(s);
     })();
   }
   try {
@@ -74,50 +78,45 @@ export async function registerZapDomain(
       if (domains.size === 0 && socket) {
         socket.close();
         socket = undefined;
-        loop = undefined;
         ready = undefined;
+        serving = false;
       }
     },
   };
 }
 
-async function serve(s: zmq.Router): Promise<void> {
-  try {
-    for await (const frames of s) {
-      // [routing id, empty, version, request id, domain, address, identity, mechanism, credentials...]
-      if (frames.length < 8) continue;
-      const [rid, empty, version, requestId, domainF, addressF, , mechanismF, ...creds] = frames;
-      const domain = domainF.toString();
-      const address = addressF.toString();
-      const mechanism = mechanismF.toString();
-      const policy = domains.get(domain);
-      let ok = false;
-      let user = '';
-      let why = 'unknown ZAP domain';
-      if (version.toString() !== '1.0') why = 'bad ZAP version';
-      else if (policy && mechanism !== 'CURVE') why = `mechanism ${mechanism} not allowed`;
-      else if (policy && creds[0]?.length === 32) {
-        const key = z85Encode(creds[0]);
-        const name = policy.allow(key);
-        if (name !== undefined) {
-          ok = true;
-          user = name;
-          policy.stats.allowed++;
-          policy.log.info('curve client allowed', { client: name, key, address });
-        } else {
-          why = 'client key not in allow-list';
-          policy.stats.refused++;
-          policy.log.warn('curve client refused', { key, address, reason: why });
-        }
-      }
-      await s.send([rid, empty, '1.0', requestId, ok ? '200' : '400', ok ? 'OK' : why, user, '']);
+/** Answers one ZAP request (a malformed one gets no answer: libzmq then refuses the client). */
+function answer(s: MessageSocket, frames: Buffer[]): void {
+  // [routing id, empty, version, request id, domain, address, identity, mechanism, credentials...]
+  if (frames.length < 8) return;
+  const [rid, empty, version, requestId, domainF, addressF, , mechanismF, ...creds] = frames;
+  const domain = domainF.toString();
+  const address = addressF.toString();
+  const mechanism = mechanismF.toString();
+  const policy = domains.get(domain);
+  let ok = false;
+  let user = '';
+  let why = 'unknown ZAP domain';
+  if (version.toString() !== '1.0') why = 'bad ZAP version';
+  else if (policy && mechanism !== 'CURVE') why = `mechanism ${mechanism} not allowed`;
+  else if (policy && creds[0]?.length === 32) {
+    const key = z85Encode(creds[0]);
+    const name = policy.allow(key);
+    if (name !== undefined) {
+      ok = true;
+      user = name;
+      policy.stats.allowed++;
+      policy.log.info('curve client allowed', { client: name, key, address });
+    } else {
+      why = 'client key not in allow-list';
+      policy.stats.refused++;
+      policy.log.warn('curve client refused', { key, address, reason: why });
     }
-  } catch {
-    // The socket was closed.
   }
+  s.send([rid, empty, '1.0', requestId, ok ? '200' : '400', ok ? 'OK' : why, user, '']);
 }
 
 /** For tests: is the handler running? */
 export function zapRunning(): boolean {
-  return socket !== undefined && loop !== undefined;
+  return serving;
 }

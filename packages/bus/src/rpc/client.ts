@@ -1,6 +1,5 @@
 import { ByteReader } from '@lnpbp/bitcoin/bytes/reader';
 import { ValueError } from '@lnpbp/bitcoin/errors';
-import * as zmq from 'zeromq';
 import type { KeyPair } from '../auth/keys.ts';
 import { type Logger, silentLogger } from '../daemon/log.ts';
 import { isNetworked, parseEndpoint } from '../endpoint.ts';
@@ -17,6 +16,8 @@ import {
   type Schema,
   type WireMessage,
 } from '../schema/messages.ts';
+import { openSocket } from '../transport/open.ts';
+import type { MessageSocket, QueuedSend } from '../transport/socket.ts';
 import {
   BATCH_TYPE,
   BUS_PROTOCOL_VERSION,
@@ -28,7 +29,6 @@ import {
   RPC_HEADER,
   rpcFrame,
 } from '../wire.ts';
-import { SendQueue } from './send-queue.ts';
 
 export interface CurveClientOptions {
   /** The server's public key (Z85 or hex, as in its `<service>.key.pub`). */
@@ -102,7 +102,7 @@ const BATCH_BYTES = 256 << 10;
 /** A request waiting for its reply (no closures or timer of its own: the client sweeps deadlines). */
 class Pending {
   /** The outgoing entry, to drop it if it has not left yet. */
-  entry: { dropped?: boolean; sent?: boolean } | undefined = undefined;
+  entry: QueuedSend | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
 
   constructor(
@@ -159,8 +159,7 @@ export class RpcClient<D extends MessageTable> {
   };
   /** Filled in by the handshake. */
   server: ServerInfo | undefined;
-  private readonly socket: zmq.Dealer;
-  private readonly sender: SendQueue;
+  private readonly socket: MessageSocket;
   private readonly scratch = new FrameWriter(1024);
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -172,7 +171,6 @@ export class RpcClient<D extends MessageTable> {
   /** One timer for every pending request's deadline, armed for the earliest. */
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
-  private readonly loop: Promise<void>;
   private readonly log: Logger;
 
   private constructor(private readonly options: RpcClientOptions<D>) {
@@ -191,17 +189,28 @@ export class RpcClient<D extends MessageTable> {
           curveSecretKey: options.curve.keyPair.secretKey,
         }
       : {};
-    this.socket = new zmq.Dealer({ linger: 0, maxMessageSize: options.maxFrameSize ?? 64 << 20, ...curve });
+    const socket = openSocket({
+      type: 'dealer',
+      linger: 0,
+      maxMessageSize: options.maxFrameSize ?? 64 << 20,
+      ...curve,
+    });
+    this.socket = socket;
+    socket.onMessage = (frames) => this.onMessage(frames);
+    // Only a Curve client can be refused; a plain one runs no monitor.
     if (options.curve) {
-      this.socket.events.on('handshake:error:auth', (ev) => {
-        this.failAll(
-          new BusError('refused', `${ep.url}: server refused this client's key (${ev.error.message})`),
-        );
-      });
+      socket.onEvent = (e) => {
+        if (e.kind === 'auth-failed')
+          this.failAll(
+            new BusError('refused', `${ep.url}: server refused this client's key (${authText(e.status)})`),
+          );
+      };
     }
-    this.sender = new SendQueue(this.socket, (e) => this.log.warn('request send failed', { error: e }));
-    this.socket.connect(ep.url);
-    this.loop = this.receiveLoop();
+    socket.onError = (e, during) => {
+      if (during === 'send') this.log.warn('request send failed', { error: e });
+      else if (!this.closed) this.log.error('client receive failed', { error: e });
+    };
+    socket.connect(ep.url);
   }
 
   /** Connects and (unless disabled) runs the version handshake; throws on mismatch. */
@@ -362,8 +371,8 @@ export class RpcClient<D extends MessageTable> {
    * Sends a request frame: with batching on, it waits for the end of this event-loop turn so
    * every request made meanwhile leaves in the same batch frame.
    */
-  private enqueue(frame: Buffer): { dropped?: boolean; sent?: boolean } {
-    if (!this.batching) return this.sender.push([frame]);
+  private enqueue(frame: Buffer): QueuedSend {
+    if (!this.batching) return this.socket.send([frame]);
     const o: Outgoing = { frame, dropped: false, sent: false };
     this.outgoing.push(o);
     if (!this.flushScheduled) {
@@ -381,10 +390,10 @@ export class RpcClient<D extends MessageTable> {
     let part: Buffer[] = [];
     let bytes = 0;
     const emit = () => {
-      if (part.length === 1) this.sender.push([part[0]]);
+      if (part.length === 1) this.socket.send([part[0]]);
       else if (part.length > 1) {
         this.stats.batches++;
-        this.sender.push([batchFrame(part)]);
+        this.socket.send([batchFrame(part)]);
       }
       part = [];
       bytes = 0;
@@ -401,7 +410,7 @@ export class RpcClient<D extends MessageTable> {
 
   private sendCancel(requestId: number): void {
     if (this.closed) return;
-    this.sender.push([
+    this.socket.send([
       rpcFrame(0, busMessages.typeId('cancel'), busMessages.encode('cancel', { requestId })),
     ]);
   }
@@ -411,14 +420,6 @@ export class RpcClient<D extends MessageTable> {
       const id = this.nextId;
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
       if (!this.pending.has(id)) return id;
-    }
-  }
-
-  private async receiveLoop(): Promise<void> {
-    try {
-      for await (const frames of this.socket) this.onMessage(frames);
-    } catch (e) {
-      if (!this.closed) this.log.error('client receive loop ended', { error: e });
     }
   }
 
@@ -493,6 +494,13 @@ export class RpcClient<D extends MessageTable> {
     this.closed = true;
     this.failAll(new BusError('closed', 'client closed'));
     this.socket.close();
-    void this.loop;
   }
+}
+
+/** A ZAP status code's text, as libzmq's monitor and zeromq.js name it. */
+function authText(status: number): string {
+  if (status === 300) return 'Temporary error';
+  if (status === 400) return 'Authentication failure';
+  if (status === 500) return 'Internal error';
+  return 'Unknown error';
 }

@@ -2,11 +2,12 @@ import type * as zmq from 'zeromq';
 
 /**
  * zeromq.js allows one send in progress per socket; many concurrent handlers (server) or
- * requests (client) all reply through one socket, so sends are queued and pumped in order.
+ * requests (client) all send through one socket, so sends are queued and pumped in order.
  * An entry can be dropped before it is sent (a request that timed out while the peer was away).
+ * Used by transport/zmqjs.ts (the RPC's zeromq.js transport) and by the publisher.
  */
 export interface QueuedSend {
-  readonly frames: Buffer | Array<Buffer | Uint8Array | string>;
+  readonly frames: Buffer | readonly (Buffer | Uint8Array | string)[];
   dropped?: boolean;
   /** Set once handed to ZeroMQ. */
   sent?: boolean;
@@ -45,7 +46,7 @@ export class SendQueue {
         if (entry.dropped) continue;
         entry.sent = true;
         try {
-          await this.socket.send(entry.frames);
+          await this.socket.send(entry.frames as Buffer | Array<Buffer | Uint8Array | string>);
         } catch (e) {
           // A closed socket or a peer-less ROUTER: the reply has nowhere to go.
           this.onError(e);

@@ -1,4 +1,3 @@
-import * as zmq from 'zeromq';
 import { type KeyPair, parseCurveKey } from '../auth/keys.ts';
 import { registerZapDomain } from '../auth/zap.ts';
 import { type Logger, silentLogger } from '../daemon/log.ts';
@@ -18,6 +17,8 @@ import {
   UnknownTypeError,
   type WireMessage,
 } from '../schema/messages.ts';
+import { openSocket } from '../transport/open.ts';
+import type { MessageSocket, SocketOptions } from '../transport/socket.ts';
 import {
   BATCH_TYPE,
   BUS_PROTOCOL_VERSION,
@@ -27,7 +28,6 @@ import {
   errorBody,
   RPC_HEADER,
 } from '../wire.ts';
-import { SendQueue } from './send-queue.ts';
 
 export interface RequestContext {
   /** Fires when the client cancels or times out the request, or the server shuts down. */
@@ -181,8 +181,7 @@ const MAX_BATCH = 4096;
 const REPLY_BATCH_BYTES = 256 << 10;
 
 interface Listener {
-  readonly socket: zmq.Router;
-  readonly sender: SendQueue;
+  readonly socket: MessageSocket;
   /** Scratch for the reply frame of the batch being answered, and for a reply sent alone. */
   readonly batch: FrameWriter;
   readonly single: FrameWriter;
@@ -217,7 +216,6 @@ export class RpcServer<D extends MessageTable> {
   private readonly maxFrameSize: number;
   private readonly maxInFlight: number;
   private closing = false;
-  private loops: Promise<void>[] = [];
 
   private constructor(private readonly options: RpcServerOptions<D>) {
     this.log = options.log ?? silentLogger;
@@ -258,59 +256,57 @@ export class RpcServer<D extends MessageTable> {
     const hard = this.options.hardFrameSize ?? this.maxFrameSize * 4;
     try {
       if (plain.length > 0) {
-        const socket = new zmq.Router({ maxMessageSize: hard, linger: 0, sendTimeout: 0 });
-        this.listeners.push(this.listener(socket, plain));
+        this.listeners.push(this.listener({ type: 'router', maxMessageSize: hard, linger: 0 }, plain));
       }
       if (networked.length > 0) {
         const curve = this.options.curve!;
         const allow = allowFunction(curve.allow);
         const zap = await registerZapDomain({ allow, log: this.log.child('zap') });
-        const socket = new zmq.Router({
-          maxMessageSize: hard,
-          linger: 0,
-          sendTimeout: 0,
-          curveServer: true,
-          curveSecretKey: curve.keyPair.secretKey,
-          zapDomain: zap.domain,
-          zapEnforceDomain: true,
-        });
-        const l = this.listener(socket, networked);
+        const l = this.listener(
+          {
+            type: 'router',
+            maxMessageSize: hard,
+            linger: 0,
+            curveServer: true,
+            curveSecretKey: curve.keyPair.secretKey,
+            zapDomain: zap.domain,
+            zapEnforceDomain: true,
+          },
+          networked,
+        );
         l.release = zap.release;
         this.listeners.push(l);
       }
+      // Each socket's receive loop starts with its first bind.
       for (const l of this.listeners) {
-        l.socket.events.on('disconnect', () => this.stats.disconnects++);
-        for (const ep of l.endpoints) {
-          await l.socket.bind(ep.url);
-          l.bound.push(ep.transport === 'tcp' ? l.socket.lastEndpoint! : ep.url);
-        }
+        for (const ep of l.endpoints) l.bound.push(await l.socket.bind(ep.url));
       }
     } catch (e) {
       this.closeSockets();
       throw e;
     }
-    for (const l of this.listeners) this.loops.push(this.receiveLoop(l));
     this.log.info('rpc listening', { service: this.options.schema.service, endpoints: this.endpoints });
   }
 
-  private listener(socket: zmq.Router, endpoints: Endpoint[]): Listener {
-    const sender = new SendQueue(socket, (e) => this.log.warn('reply send failed', { error: e }));
-    return { socket, sender, batch: new FrameWriter(), single: new FrameWriter(), endpoints, bound: [] };
-  }
-
-  private async receiveLoop(l: Listener): Promise<void> {
-    try {
-      for await (const frames of l.socket) {
-        try {
-          this.onMessage(l, frames);
-        } catch (e) {
-          // dispatch only throws on a bug; keep serving and say so.
-          this.log.error('dispatch failed', { error: e });
-        }
+  private listener(options: SocketOptions, endpoints: Endpoint[]): Listener {
+    const socket = openSocket(options);
+    const l: Listener = { socket, batch: new FrameWriter(), single: new FrameWriter(), endpoints, bound: [] };
+    socket.onMessage = (frames) => {
+      try {
+        this.onMessage(l, frames);
+      } catch (e) {
+        // dispatch only throws on a bug; keep serving and say so.
+        this.log.error('dispatch failed', { error: e });
       }
-    } catch (e) {
-      if (!l.socket.closed) this.log.error('receive loop ended', { error: e });
-    }
+    };
+    socket.onEvent = (e) => {
+      if (e.kind === 'disconnect') this.stats.disconnects++;
+    };
+    socket.onError = (e, during) => {
+      if (during === 'send') this.log.warn('reply send failed', { error: e });
+      else this.log.error('receive failed', { error: e });
+    };
+    return l;
   }
 
   private onMessage(l: Listener, frames: Buffer[]): void {
@@ -378,8 +374,8 @@ export class RpcServer<D extends MessageTable> {
   /** Sends the batch's reply frame (one reply alone goes as a plain RPC frame). */
   private flushBatch(l: Listener, routing: Buffer, out: ReplyBatch): void {
     const w = l.batch;
-    if (out.count === 1) l.sender.push([routing, w.take(out.first + 4)]);
-    else if (out.count > 1) l.sender.push([routing, w.take(0)]);
+    if (out.count === 1) l.socket.send([routing, w.take(out.first + 4)]);
+    else if (out.count > 1) l.socket.send([routing, w.take(0)]);
     out.count = 0;
     w.reset();
     w.u32le(0);
@@ -653,7 +649,7 @@ export class RpcServer<D extends MessageTable> {
   private replied(l: Listener, routing: Buffer, at: number, out: ReplyBatch | null): void {
     this.stats.replied++;
     if (out === null || !out.open) {
-      l.sender.push([routing, l.single.take(0)]);
+      l.socket.send([routing, l.single.take(0)]);
       return;
     }
     const w = l.batch;
@@ -663,7 +659,7 @@ export class RpcServer<D extends MessageTable> {
     // Over the cap: the entries before this one leave as one frame, this one alone if it is big
     // by itself, else it starts the next frame.
     if (out.count === 1) {
-      l.sender.push([routing, w.take(at + 4)]);
+      l.socket.send([routing, w.take(at + 4)]);
       out.count = 0;
       w.reset();
       w.u32le(0);
@@ -674,7 +670,7 @@ export class RpcServer<D extends MessageTable> {
     w.pos = at;
     out.count--;
     this.flushBatch(l, routing, out);
-    if (entry.length - 4 > REPLY_BATCH_BYTES) l.sender.push([routing, entry.subarray(4)]);
+    if (entry.length - 4 > REPLY_BATCH_BYTES) l.socket.send([routing, entry.subarray(4)]);
     else {
       out.first = w.pos;
       out.count = 1;
@@ -701,9 +697,8 @@ export class RpcServer<D extends MessageTable> {
       state.ac ??= new AbortController();
       state.ac.abort(new BusError('closed', 'server shutting down'));
     }
-    for (const l of this.listeners) await l.sender.flush();
+    for (const l of this.listeners) await l.socket.flush();
     this.closeSockets();
-    await Promise.allSettled(this.loops);
     this.log.info('rpc closed', { service: this.options.schema.service });
   }
 
