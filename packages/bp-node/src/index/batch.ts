@@ -36,6 +36,7 @@ import type { ConnectResult } from './connect.ts';
 import { BlockRejected } from './errors.ts';
 import type { BlockLayout } from './layout.ts';
 import type { PackedTable } from './packed.ts';
+import { PrefixTable } from './prefixtable.ts';
 import { RowBuffer } from './rowsort.ts';
 import {
   EXT_TXID_PREFIX,
@@ -99,49 +100,32 @@ function copy(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: num
   for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
 }
 
-/** A txid's first 48 bits as a number: the txid table's prefix, used as a map key. */
-function txidKey(t: Uint8Array): number {
-  return t[0] + t[1] * 2 ** 8 + t[2] * 2 ** 16 + t[3] * 2 ** 24 + t[4] * 2 ** 32 + t[5] * 2 ** 40;
-}
-
 /**
- * The block's txs by txid prefix; a prefix shared by two txids of one block falls back to
- * comparing every tx set so far.
+ * The block's txs by txid prefix (entry p is tx p: txs are added in order, each after its own
+ * inputs were resolved). One table reused block after block.
  */
 class TxPositions {
-  private readonly byKey = new Map<number, number>();
-  private collided = false;
-  private count = 0;
-  constructor(private readonly txs: readonly Tx[]) {}
+  private readonly table = new PrefixTable(4096);
+  private txs: readonly Tx[] = [];
 
-  get(txid: Uint8Array): number | undefined {
-    const p = this.byKey.get(txidKey(txid));
-    if (p !== undefined && equalBytes(this.txs[p].txid(), txid)) return p;
-    if (!this.collided) return undefined;
-    for (let i = 0; i < this.count; i++) if (equalBytes(this.txs[i].txid(), txid)) return i;
-    return undefined;
+  reset(txs: readonly Tx[]): void {
+    this.table.clear();
+    this.txs = txs;
   }
 
-  /** Adds tx p (txs are added in order, each after its own inputs were resolved). */
-  set(p: number): void {
-    const k = txidKey(this.txs[p].txid());
-    if (this.byKey.has(k)) this.collided = true;
-    else this.byKey.set(k, p);
-    this.count = p + 1;
+  get(txid: Uint8Array): number {
+    for (let p = this.table.find(txid); p >= 0; p = this.table.prev(p)) {
+      if (equalBytes(this.txs[p].txid(), txid)) return p;
+    }
+    return -1;
+  }
+
+  add(p: number): void {
+    this.table.add(this.txs[p].txid());
   }
 }
 
-/** A tx of an earlier block of the batch; `prev` is the previous one with the same prefix. */
-interface BatchTx {
-  tx: Tx;
-  /** Its block's layout: the outputs are read from it. */
-  lay: BlockLayout;
-  hi: number;
-  pos: number;
-  /** Index of its output 0 in the batch's `live` flags. */
-  out: number;
-  prev: BatchTx | undefined;
-}
+const txPos = new TxPositions();
 
 /** What a block leaves for the commit besides its packed rows. */
 interface PendingBlock {
@@ -150,6 +134,7 @@ interface PendingBlock {
   hi: number;
   row: Uint8Array;
   shapes: { key: Uint8Array; value: Uint8Array }[];
+  txs: readonly Tx[];
   lay: BlockLayout;
   /** Index of its first output in the batch's `live` flags. */
   firstOut: number;
@@ -217,7 +202,14 @@ export class ConnectBatch {
   private tip: Tip | null;
   private base: number | null;
   private readonly storedBase: boolean;
-  private readonly txs = new Map<number, BatchTx>();
+  /**
+   * The txs of the blocks added so far (a tx of an earlier block is found here by txid), entry
+   * e's block (index in `pending`), position in it, and index of its output 0 in `live`.
+   */
+  private readonly txs = new PrefixTable(8192);
+  private txBlock = new Uint32Array(8192);
+  private txAt = new Uint32Array(8192);
+  private txOut = new Uint32Array(8192);
   /**
    * Per output the batch created, in order: 1 while it is an unspent UTXO (spendable, not
    * spent since). What the UTXO table gets at the commit; spends inside the batch clear it.
@@ -278,9 +270,18 @@ export class ConnectBatch {
     const r = this.resolve(block.txs, layout, height, hi, base > 0);
     const shapes = layoutShapeRows(layout, hi, r.prevScripts);
     const row = this.record(block, raw, r.undo);
-    const pb: PendingBlock = { height, hash, hi, row, shapes, lay: layout, firstOut: this.outCount };
-    this.apply(block.txs, layout, hi, r);
+    const pb: PendingBlock = {
+      height,
+      hash,
+      hi,
+      row,
+      shapes,
+      txs: block.txs,
+      lay: layout,
+      firstOut: this.outCount,
+    };
     this.pending.push(pb);
+    this.apply(block.txs, layout, hi, r);
     this.tip = { height, hash };
     this.base ??= height;
     this.bytes += raw.length;
@@ -311,7 +312,7 @@ export class ConnectBatch {
     const fids = new Uint8Array(nIn * 8);
     const refs = new Int32Array(nIn);
     const spentHashes = new Uint8Array(nIn * 32);
-    const txPos = new TxPositions(txs);
+    txPos.reset(txs);
     const spentOld = new Set<number | string>();
     const spentHere = new Set<number>();
     const prevScripts: (Uint8Array | undefined)[] = new Array(nIn);
@@ -321,7 +322,7 @@ export class ConnectBatch {
     for (let p = 0; p < txs.length; p++) {
       const tx = txs[p];
       // Before its inputs: a duplicate would otherwise show up as a double spend.
-      if (txPos.get(tx.txid()) !== undefined) {
+      if (txPos.get(tx.txid()) >= 0) {
         throw new BlockRejected('duplicate-tx', height, `txid ${toHex(tx.txid())} twice in the block`);
       }
       if (p > 0) {
@@ -331,7 +332,7 @@ export class ConnectBatch {
           const prevTxid = lay.prevTxid(g0 + j);
           const vout = lay.vout(g0 + j);
           const q = txPos.get(prevTxid);
-          if (q !== undefined) {
+          if (q >= 0) {
             if (vout >= lay.outputs(q)) {
               throw new BlockRejected(
                 'missing-input',
@@ -385,7 +386,7 @@ export class ConnectBatch {
           undo.spent(fids.subarray(k * 8, k * 8 + 8), this.foundValue, script);
         }
       }
-      txPos.set(p);
+      txPos.add(p);
     }
 
     return {
@@ -441,6 +442,8 @@ export class ConnectBatch {
     }
     const live = this.live;
     let out0 = this.outCount;
+    // apply() runs after the block joined `pending`.
+    const block = this.pending.length - 1;
     let k = 0;
     for (let p = 0; p < txs.length; p++) {
       const tx = txs[p];
@@ -490,13 +493,23 @@ export class ConnectBatch {
         if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
         if (!lay.unspendable(o0 + i)) live[out0 + i] = 1;
       }
-      const bt: BatchTx = { tx, lay, hi, pos: p, out: out0, prev: undefined };
-      const key = txidKey(tx.txid());
-      bt.prev = this.txs.get(key);
-      this.txs.set(key, bt);
+      const e = this.txs.add(tx.txid());
+      if (e === this.txAt.length) this.growTxs();
+      this.txBlock[e] = block;
+      this.txAt[e] = p;
+      this.txOut[e] = out0;
       out0 += nOut;
     }
     this.outCount = out0;
+  }
+
+  private growTxs(): void {
+    const n = 2 * this.txAt.length;
+    for (const k of ['txBlock', 'txAt', 'txOut'] as const) {
+      const next = new Uint32Array(n);
+      next.set(this[k]);
+      this[k] = next;
+    }
   }
 
   /** The value and script of the output findUnspent found last. */
@@ -523,16 +536,19 @@ export class ConnectBatch {
   ): number {
     let known = false;
     let sharing = 0;
-    for (let t = this.txs.get(txidKey(txid)); t !== undefined; t = t.prev) {
+    for (let e = this.txs.find(txid); e >= 0; e = this.txs.prev(e)) {
       sharing++;
-      if (!equalBytes(t.tx.txid(), txid)) continue;
+      const b = this.pending[this.txBlock[e]];
+      const pos = this.txAt[e];
+      if (!equalBytes(b.txs[pos].txid(), txid)) continue;
       known = true;
-      if (vout > EXT_MAX_INDEX || vout >= t.lay.outputs(t.pos) || this.live[t.out + vout] === 0) continue;
-      const o = t.lay.outFirst[t.pos] + vout;
-      writeShortId(ids, at, t.hi, outputLo(t.pos, vout));
-      this.foundValue = t.lay.value(o);
-      this.foundScript = t.lay.script(o);
-      this.foundRef = t.out + vout;
+      const ref = this.txOut[e] + vout;
+      if (vout > EXT_MAX_INDEX || vout >= b.lay.outputs(pos) || this.live[ref] === 0) continue;
+      const o = b.lay.outFirst[pos] + vout;
+      writeShortId(ids, at, b.hi, outputLo(pos, vout));
+      this.foundValue = b.lay.value(o);
+      this.foundScript = b.lay.script(o);
+      this.foundRef = ref;
       return BATCHED;
     }
     const s = this.s;
