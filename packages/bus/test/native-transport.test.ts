@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import * as zmq from 'zeromq';
 import { NativeSocket, nativeTransport } from '../src/transport/native.ts';
+import { transportName } from '../src/transport/open.ts';
 import { makeTempDir, removeDir, until } from './helpers.ts';
 
 // CI builds the addon (BP_REQUIRE_NATIVE=1): there its absence is a failure, not a skip.
@@ -24,6 +25,9 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
   it('loaded the libzmq zeromq.js ships', () => {
     assert.ok(nativeTransport.available, nativeTransport.available ? '' : nativeTransport.why);
     assert.match(nativeTransport.libzmq, /^4\.\d+\.\d+ /);
+    // ... and the bus runs on it unless told otherwise
+    const forced = process.env.LNPBP_BUS_TRANSPORT;
+    assert.equal(transportName(), forced === 'zeromq.js' || forced === 'zeromq' ? 'zeromq.js' : 'native');
   });
 
   it('echoes between native ROUTER and native DEALER, in order, ipc and tcp', async () => {

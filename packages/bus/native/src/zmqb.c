@@ -613,11 +613,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 /* send(h, frame0, frame1, ...) -> true (handed to ZeroMQ) | false (would block: nothing sent).
  * Frames are Buffers/Uint8Arrays or strings. */
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 17;
+  napi_value argv[17];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "send(handle, ...frames)");
+  if (argc < 2 || argc > 17) {
+    napi_throw_type_error(env, NULL, "send(handle, ...frames): 1 to 16 frames");
     return NULL;
   }
   sock_t *s = get_sock(env, argv[0]);

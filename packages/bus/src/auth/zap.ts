@@ -1,5 +1,5 @@
 import type { Logger } from '../daemon/log.ts';
-import { openSocket } from '../transport/open.ts';
+import { openSocket, type TransportName, transportName } from '../transport/open.ts';
 import type { MessageSocket } from '../transport/socket.ts';
 import { z85Encode } from './z85.ts';
 
@@ -24,35 +24,50 @@ export interface ZapStats {
   refused: number;
 }
 
-let socket: MessageSocket | undefined;
-/** Resolves once the handler is bound; every registration waits for it. */
-let ready: Promise<void> | undefined;
-/** Bound and answering. */
-let serving = false;
+/**
+ * One handler per transport in use: each has its own libzmq context (the native addon's, and
+ * zeromq.js's), and libzmq asks the handler bound in the Curve socket's own context.
+ */
+interface Handler {
+  socket: MessageSocket;
+  /** Resolves once bound; every registration waits for it. */
+  ready: Promise<void>;
+  /** Bound and answering. */
+  serving: boolean;
+  /** Domains registered through this handler. */
+  domains: Set<string>;
+}
+const handlers = new Map<TransportName, Handler>();
 const domains = new Map<string, ZapPolicy & { stats: ZapStats }>();
 let nextDomain = 1;
 
-/** Registers a policy; returns its domain (to set as the socket's zapDomain) and a release. */
+/**
+ * Registers a policy with the ZAP handler of `transport` (default: the one openSocket uses, as
+ * RPC servers do; zeromq.js for sockets made with zeromq.js directly); returns its domain (to
+ * set as the socket's zapDomain) and a release.
+ */
 export async function registerZapDomain(
   policy: ZapPolicy,
+  transport: TransportName = transportName(),
 ): Promise<{ domain: string; stats: ZapStats; release: () => void }> {
   const domain = `lnpbp-bus-${process.pid}-${nextDomain++}`;
   const stats: ZapStats = { allowed: 0, refused: 0 };
   domains.set(domain, { ...policy, stats });
-  if (!socket) {
-    const s = openSocket({ type: 'router', linger: 0 });
+  let h = handlers.get(transport);
+  if (!h) {
+    const s = openSocket({ type: 'router', linger: 0 }, transport);
     s.onMessage = (frames) => answer(s, frames);
-    socket = s;
-    ready = (async () => {
+    const handler: Handler = { socket: s, ready: Promise.resolve(), serving: false, domains: new Set() };
+    handler.ready = (async () => {
       // A handler closed a moment ago may still hold the inproc name: retry briefly.
       for (let attempt = 0; ; attempt++) {
         try {
           await s.bind(ZAP_ENDPOINT);
-          if (socket === s) serving = true;
+          if (handlers.get(transport) === handler) handler.serving = true;
           break;
         } catch (e) {
           if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt >= 100) {
-            if (socket === s) socket = undefined;
+            if (handlers.get(transport) === handler) handlers.delete(transport);
             s.close();
             throw e;
           }
@@ -60,11 +75,16 @@ export async function registerZapDomain(
         }
       }
     })();
+    handlers.set(transport, handler);
+    h = handler;
   }
+  h.domains.add(domain);
+  const handler = h;
   try {
-    await ready;
+    await handler.ready;
   } catch (e) {
     domains.delete(domain);
+    handler.domains.delete(domain);
     throw e;
   }
   let released = false;
@@ -75,11 +95,11 @@ export async function registerZapDomain(
       if (released) return;
       released = true;
       domains.delete(domain);
-      if (domains.size === 0 && socket) {
-        socket.close();
-        socket = undefined;
-        ready = undefined;
-        serving = false;
+      handler.domains.delete(domain);
+      if (handler.domains.size === 0 && handlers.get(transport) === handler) {
+        handler.socket.close();
+        handlers.delete(transport);
+        handler.serving = false;
       }
     },
   };
@@ -117,6 +137,6 @@ function answer(s: MessageSocket, frames: Buffer[]): void {
 }
 
 /** For tests: is the handler running? */
-export function zapRunning(): boolean {
-  return serving;
+export function zapRunning(transport: TransportName = transportName()): boolean {
+  return handlers.get(transport)?.serving === true;
 }

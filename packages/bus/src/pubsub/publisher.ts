@@ -82,7 +82,11 @@ export class Publisher<D extends MessageTable> {
     }
     if (networked.length > 0) {
       const curve = this.options.curve!;
-      const zap = await registerZapDomain({ allow: allowFunction(curve.allow), log: this.log.child('zap') });
+      // PUB sockets are zeromq.js's: their ZAP requests go to the handler in its context.
+      const zap = await registerZapDomain(
+        { allow: allowFunction(curve.allow), log: this.log.child('zap') },
+        'zeromq.js',
+      );
       const socket = new zmq.Publisher({
         linger: CLOSE_LINGER_MS,
         sendHighWaterMark: hwm,
