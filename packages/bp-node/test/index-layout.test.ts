@@ -61,9 +61,14 @@ describe('index: block layout', () => {
       let nIn = 0;
       for (let t = 1; t < block.txs.length; t++) nIn += block.txs[t].inputs.length;
       const none: (Uint8Array | undefined)[] = new Array(nIn);
-      // Stand-in spent scripts: P2SH for every third input, so the given-script branch runs too.
+      // Stand-in spent scripts of several kinds, so the given-script branches run too.
       const p2sh = Uint8Array.from([0xa9, 20, ...new Uint8Array(20), 0x87]);
-      const some = Array.from({ length: nIn }, (_, k) => (k % 3 === 0 ? p2sh : undefined));
+      const p2wpkh = Uint8Array.from([0x00, 20, ...new Uint8Array(20)]);
+      const p2pkh = Uint8Array.from([0x76, 0xa9, 20, ...new Uint8Array(20), 0x88, 0xac]);
+      const p2wsh = Uint8Array.from([0x00, 32, ...new Uint8Array(32)]);
+      const p2tr = Uint8Array.from([0x51, 32, ...new Uint8Array(32)]);
+      const kinds = [p2sh, undefined, p2wpkh, p2pkh, p2wsh, p2tr, undefined];
+      const some = Array.from({ length: nIn }, (_, k) => kinds[k % kinds.length]);
       for (const prev of [none, some]) {
         const want = blockShapeRows(block.txs, 0x123456, prev);
         assert.deepEqual(layoutShapeRows(lay, 0x123456, prev), want);

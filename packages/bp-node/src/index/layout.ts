@@ -197,6 +197,55 @@ export class BlockLayout {
     return this.inputs(t) === 1 && this.coinbaseInput(this.inFirst[t]);
   }
 
+  /**
+   * Output o is one of the five common templates (P2WPKH, P2SH, P2PKH, P2WSH, P2TR), checked on
+   * the bytes as classify() checks them: a standard output, so no shape row.
+   */
+  commonOutput(o: number): boolean {
+    const b = this.raw;
+    const at = this.spkAt[o];
+    switch (this.spkLen[o]) {
+      case 22:
+        return b[at] === 0x00 && b[at + 1] === 20;
+      case 23:
+        return b[at] === 0xa9 && b[at + 1] === 20 && b[at + 22] === 0x87;
+      case 25:
+        return (
+          b[at] === 0x76 &&
+          b[at + 1] === 0xa9 &&
+          b[at + 2] === 20 &&
+          b[at + 23] === 0x88 &&
+          b[at + 24] === 0xac
+        );
+      case 34:
+        return b[at + 1] === 32 && (b[at] === 0x00 || b[at] === 0x51);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Input g has an empty scriptSig and a witness that inferSpend (script/revealed.ts) reads as a
+   * P2WPKH spend ([DER sig or empty, 33-byte compressed key]) or a taproot key-path spend (one
+   * 64/65-byte item): with the spent script unknown, it reveals no script.
+   */
+  keyOnlyWitness(g: number): boolean {
+    let p = this.witAt[g];
+    if (p === 0 || this.sigLen[g] !== 0) return false;
+    const b = this.raw;
+    const items = b[p++];
+    if (items === 1) {
+      const len = b[p];
+      return len === 64 || len === 65;
+    }
+    if (items !== 2) return false;
+    const len0 = compact(b, p);
+    p += compactLength(len0);
+    const sig = len0 === 0 || (len0 >= 9 && len0 <= 73 && b[p] === 0x30 && b[p + 1] === len0 - 3);
+    p += len0;
+    return sig && b[p] === 33 && (b[p + 1] === 2 || b[p + 1] === 3);
+  }
+
   /** Input g as a TxIn (a temporary: new objects and views each call). */
   input(g: number): TxIn {
     const b = this.raw;

@@ -145,7 +145,10 @@ export function layoutShapeRows(
       const g0 = lay.inFirst[p];
       const n = lay.inputs(p);
       for (let j = 0; j < n; j++, k++) {
-        const rev = revealedOf(lay.input(g0 + j), prevScripts[k]);
+        // Most inputs reveal nothing: seen on the bytes, before building a TxIn.
+        const prev = prevScripts[k];
+        if (prev === undefined ? lay.keyOnlyWitness(g0 + j) : keyOnlyScript(prev)) continue;
+        const rev = revealedOf(lay.input(g0 + j), prev);
         if (rev === null) continue;
         rows.push(row(scriptShape(rev.script, rev.ctx).shapeKey, hi, inputLo(p, j), SHAPE_CONTEXT[rev.ctx]));
       }
@@ -153,6 +156,7 @@ export function layoutShapeRows(
     const o0 = lay.outFirst[p];
     const n = lay.outputs(p);
     for (let i = 0; i < n; i++) {
+      if (lay.commonOutput(o0 + i)) continue;
       const spk = lay.script(o0 + i);
       if (!isRecordedScriptPubKey(spk)) continue;
       rows.push(
@@ -161,6 +165,12 @@ export function layoutShapeRows(
     }
   }
   return rows;
+}
+
+/** A spent P2WPKH or P2PKH script (classify's templates): its spend reveals no script. */
+function keyOnlyScript(s: Uint8Array): boolean {
+  if (s.length === 22) return s[0] === 0x00 && s[1] === 20;
+  return s.length === 25 && s[0] === 0x76 && s[1] === 0xa9 && s[2] === 20 && s[23] === 0x88 && s[24] === 0xac;
 }
 
 function row(
