@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
 import { NativeSocket, nativeTransport } from '../src/transport/native.ts';
 import { transportName } from '../src/transport/open.ts';
@@ -129,6 +130,38 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
       Array.from({ length: total + 1 }, (_, i) => i),
     );
     client.close();
+    server.close();
+  });
+
+  it('keeps reading a socket that never runs dry while it is being read', { timeout: 60_000 }, async () => {
+    // A sender on another thread keeps the server's pipe non-empty while the server is busy
+    // with each message, so no drain ever finds it empty; a drain that stopped after some
+    // rounds without scheduling the next one stalled here (libzmq signals the fd only after
+    // a read found the pipe empty).
+    const server = new NativeSocket({ type: 'router' });
+    let got = 0;
+    server.onMessage = () => {
+      got++;
+      const t = performance.now() + 0.05;
+      while (performance.now() < t) {
+        // busy, as a slow handler
+      }
+    };
+    const ep = await server.bind(ipc());
+    const total = 20_000;
+    const w = new Worker(
+      `const zmq = require('zeromq');
+       const { workerData } = require('node:worker_threads');
+       (async () => {
+         const d = new zmq.Dealer({ linger: 2000, sendHighWaterMark: 0 });
+         d.connect(workerData.ep);
+         for (let i = 0; i < workerData.total; i++) await d.send(Buffer.alloc(64));
+         d.close();
+       })();`,
+      { eval: true, workerData: { ep, total } },
+    );
+    await until(() => got === total);
+    await w.terminate();
     server.close();
   });
 

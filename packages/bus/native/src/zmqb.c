@@ -278,7 +278,13 @@ static void drain(sock_t *s) {
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  for (int round = 0; round < 64 && s->z; round++) {
+  /* The loop ends when ZMQ_EVENTS shows nothing to do: only that re-arms the fd. Leaving it
+   * any other way (a busy socket, the budget) must schedule another drain. */
+  for (int round = 0; s->z; round++) {
+    if (round == 64) {
+      start_idle(s);
+      break;
+    }
     uint32_t events = 0;
     size_t len = sizeof events;
     if (Z.getsockopt(s->z, ZMQ_EVENTS, &events, &len) != 0) break;
