@@ -90,6 +90,29 @@ static napi_value js_sha256d_batch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * sha256Ranges(data, segments, out): item i is sha256 of the range (segments[2i], length
+ * segments[2i+1]) of data, written at out[32i]. One call for a block's scripts instead of one each.
+ */
+static napi_value js_sha256_ranges(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  void *data, *segs, *out;
+  size_t len, nsegs, outlen;
+  if (!get_args(env, info, 3, argv)) return NULL;
+  if (!get_array(env, argv[0], napi_uint8_array, &data, &len, "data")) return NULL;
+  if (!get_array(env, argv[1], napi_uint32_array, &segs, &nsegs, "segments")) return NULL;
+  if (!get_array(env, argv[2], napi_uint8_array, &out, &outlen, "out")) return NULL;
+  if (nsegs % 2) return throw_range(env, "segments must be (offset, length) pairs");
+  size_t n = nsegs / 2;
+  if (outlen / 32 < n) return throw_range(env, "out is shorter than 32 bytes per item");
+  const uint32_t *s = segs;
+  for (size_t i = 0; i < n; i++) {
+    if ((uint64_t)s[2 * i] + s[2 * i + 1] > len) return throw_range(env, "segment runs past the end of data");
+  }
+  for (size_t i = 0; i < n; i++) bp_sha256((const uint8_t *)data + s[2 * i], s[2 * i + 1], (uint8_t *)out + 32 * i);
+  return NULL;
+}
+
 /* merkleRoot(hashes, n, out) */
 static napi_value js_merkle_root(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -135,6 +158,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sha256", NULL, js_sha256, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256d", NULL, js_sha256d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256dBatch", NULL, js_sha256d_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Ranges", NULL, js_sha256_ranges, NULL, NULL, NULL, napi_enumerable, NULL},
       {"merkleRoot", NULL, js_merkle_root, NULL, NULL, NULL, napi_enumerable, NULL},
       {"impl", NULL, js_impl, NULL, NULL, NULL, napi_enumerable, NULL},
       {"forcePortable", NULL, js_force_portable, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -5,7 +5,7 @@
  */
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { jsHash } from './js.ts';
-import { nativeImpl, nativeSha256Into } from './native.ts';
+import { addon, nativeImpl, nativeSha256Into } from './native.ts';
 import type { HashImpl } from './types.ts';
 
 export type { HashImpl } from './types.ts';
@@ -26,6 +26,29 @@ export function sha256(data: Uint8Array): Uint8Array {
 export function sha256Into(data: Uint8Array, out: Uint8Array, offset = 0): void {
   if (nativeSha256Into !== null && impl === nativeImpl) nativeSha256Into(data, out, offset);
   else out.set(impl.sha256(data), offset);
+}
+
+/**
+ * Many sha256 at once: item i hashes the range (segments[2i], length segments[2i+1]) of `data`
+ * and writes 32 bytes into `out` at i * 32 (a block's output scripts in one native call).
+ * Throws RangeError if segments is not pairs, a range leaves `data`, or `out` is short.
+ */
+export function sha256Ranges(data: Uint8Array, segments: Uint32Array, out: Uint8Array): void {
+  if (addon?.sha256Ranges !== undefined && impl === nativeImpl) {
+    addon.sha256Ranges(data, segments, out);
+    return;
+  }
+  if (segments.length % 2 !== 0) throw new RangeError('segments must be (offset, length) pairs');
+  const n = segments.length / 2;
+  if (out.length < n * 32) throw new RangeError('out is shorter than 32 bytes per item');
+  for (let i = 0; i < n; i++) {
+    if (segments[2 * i] + segments[2 * i + 1] > data.length)
+      throw new RangeError('segment runs past the end of data');
+  }
+  for (let i = 0; i < n; i++) {
+    const at = segments[2 * i];
+    sha256Into(data.subarray(at, at + segments[2 * i + 1]), out, 32 * i);
+  }
 }
 
 /** sha256(sha256(data)): txids, block hashes, merkle nodes, base58check checksums. */

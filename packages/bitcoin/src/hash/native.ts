@@ -10,6 +10,8 @@ interface Addon {
   sha256(data: Uint8Array, out: Uint8Array): void;
   sha256d(data: Uint8Array, out: Uint8Array): void;
   sha256dBatch(data: Uint8Array, segments: Uint32Array, counts: Uint32Array, out: Uint8Array): void;
+  /** Absent from addons built before it was added (the caller falls back to one call per range). */
+  sha256Ranges?(data: Uint8Array, segments: Uint32Array, out: Uint8Array): void;
   merkleRoot(hashes: Uint8Array, n: number, out: Uint8Array): void;
   /** "sha-ni" or "portable": the compression core in use. */
   impl(): string;

@@ -18,7 +18,7 @@
  * rows, UTXOs, undo records and block records (test: index-batch.test.ts compares dumps).
  */
 import { equalBytes, toHex } from '@lnpbp/bitcoin/bytes/hex';
-import { sha256Into } from '@lnpbp/bitcoin/hash/index';
+import { sha256Into, sha256Ranges } from '@lnpbp/bitcoin/hash/index';
 import {
   blockChecksum,
   EXT_MAX_INDEX,
@@ -160,7 +160,24 @@ interface Resolved {
 }
 
 const undo = new UndoWriter();
-const hash32 = new Uint8Array(new ArrayBuffer(32));
+
+let hashSegs = new Uint32Array(16_384);
+let hashOut = new Uint8Array(16 * 16_384);
+/** sha256 of every output script of the block, 32 bytes each (a shared buffer, valid until the next call). */
+function scriptHashes(lay: BlockLayout): Uint8Array {
+  const n = lay.outFirst[lay.txCount];
+  if (2 * n > hashSegs.length) {
+    hashSegs = new Uint32Array(2 * n);
+    hashOut = new Uint8Array(32 * n);
+  }
+  for (let o = 0; o < n; o++) {
+    hashSegs[2 * o] = lay.spkAt[o];
+    hashSegs[2 * o + 1] = lay.spkLen[o];
+  }
+  // Offsets are relative to the block's bytes, as the layout's are.
+  sha256Ranges(lay.raw, hashSegs.subarray(0, 2 * n), hashOut);
+  return hashOut;
+}
 
 /**
  * One reused off-heap buffer for UTXO values: LMDB copies a value during the put, and lmdb-js
@@ -441,6 +458,7 @@ export class ConnectBatch {
       this.live = next;
     }
     const live = this.live;
+    const outHashes = scriptHashes(lay);
     let out0 = this.outCount;
     // apply() runs after the block joined `pending`.
     const block = this.pending.length - 1;
@@ -486,9 +504,8 @@ export class ConnectBatch {
       const nOut = lay.outputs(p);
       for (let i = 0; i < nOut; i++) {
         const lo = outputLo(p, i);
-        sha256Into(lay.script(o0 + i), hash32, 0);
         r = this.histRows.push();
-        copy(this.histRows.buf, r, hash32, 0, HISTORY_PREFIX);
+        copy(this.histRows.buf, r, outHashes, 32 * (o0 + i), HISTORY_PREFIX);
         writeShortId(this.histRows.buf, r + HISTORY_PREFIX, hi, lo);
         if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
         if (!lay.unspendable(o0 + i)) live[out0 + i] = 1;
