@@ -246,6 +246,26 @@ export class BlockLayout {
     return sig && b[p] === 33 && (b[p + 1] === 2 || b[p + 1] === 3);
   }
 
+  /**
+   * Input g's scriptSig is one that inferSpend reads as revealing no script: `<DER sig> <pubkey>`
+   * (two direct pushes, a 33- or 65-byte key) with no witness, a P2PKH spend; or one push of a
+   * v0 20-byte witness program, a nested P2WPKH spend.
+   */
+  keyOnlyScriptSig(g: number): boolean {
+    const n = this.sigLen[g];
+    const b = this.raw;
+    const at = this.sigAt[g];
+    if (n === 23) return b[at] === 22 && b[at + 1] === 0x00 && b[at + 2] === 20;
+    const w = this.witAt[g];
+    if (w !== 0 && b[w] !== 0) return false;
+    const l1 = b[at];
+    if (l1 < 9 || l1 > 73 || b[at + 1] !== 0x30 || b[at + 2] !== l1 - 3) return false;
+    const l2 = b[at + 1 + l1];
+    if (n !== 2 + l1 + l2) return false;
+    const k = b[at + 2 + l1];
+    return (l2 === 33 && (k === 2 || k === 3)) || (l2 === 65 && (k === 4 || k === 6 || k === 7));
+  }
+
   /** Input g as a TxIn (a temporary: new objects and views each call). */
   input(g: number): TxIn {
     const b = this.raw;

@@ -147,7 +147,12 @@ export function layoutShapeRows(
       for (let j = 0; j < n; j++, k++) {
         // Most inputs reveal nothing: seen on the bytes, before building a TxIn.
         const prev = prevScripts[k];
-        if (prev === undefined ? lay.keyOnlyWitness(g0 + j) : keyOnlyScript(prev)) continue;
+        if (
+          prev === undefined
+            ? lay.keyOnlyWitness(g0 + j) || lay.keyOnlyScriptSig(g0 + j)
+            : keyOnlyScript(prev)
+        )
+          continue;
         const rev = revealedOf(lay.input(g0 + j), prev);
         if (rev === null) continue;
         rows.push(row(scriptShape(rev.script, rev.ctx).shapeKey, hi, inputLo(p, j), SHAPE_CONTEXT[rev.ctx]));
