@@ -153,10 +153,12 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
       `const zmq = require('zeromq');
        const { workerData } = require('node:worker_threads');
        (async () => {
-         const d = new zmq.Dealer({ linger: 2000, sendHighWaterMark: 0 });
+         // Kept open until the test terminates the thread: a thread that ends takes its
+         // unsent messages with it.
+         const d = new zmq.Dealer({ linger: 0, sendHighWaterMark: 0 });
          d.connect(workerData.ep);
          for (let i = 0; i < workerData.total; i++) await d.send(Buffer.alloc(64));
-         d.close();
+         setInterval(() => {}, 1000);
        })();`,
       { eval: true, workerData: { ep, total } },
     );
