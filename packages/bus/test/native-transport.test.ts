@@ -134,21 +134,25 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
   });
 
   it('keeps reading a socket that never runs dry while it is being read', { timeout: 60_000 }, async () => {
-    // A sender on another thread keeps the server's pipe non-empty while the server is busy
-    // with each message, so no drain ever finds it empty; a drain that stopped after some
-    // rounds without scheduling the next one stalled here (libzmq signals the fd only after
-    // a read found the pipe empty).
+    // A sender on another thread keeps the server's pipe full while the server is busy with
+    // each message and answers it, so drains run round after round and sends process the
+    // socket's commands meanwhile (which can take the fd's signal): every message must still
+    // be read, with no stall.
     const server = new NativeSocket({ type: 'router' });
     let got = 0;
-    server.onMessage = () => {
+    server.onMessage = (f) => {
       got++;
-      const t = performance.now() + 0.05;
+      // a reply (dropped by the ROUTER once the reader's pipe is full): a send processes the
+      // socket's commands, which can take the fd's signal for messages that arrived meanwhile
+      server.send(f);
+      const t = performance.now() + 0.02;
       while (performance.now() < t) {
         // busy, as a slow handler
       }
     };
     const ep = await server.bind(ipc());
-    const total = 20_000;
+    // ~1,000 messages (the pipe's high-water mark) per drain round: well over 64 rounds.
+    const total = 100_000;
     const w = new Worker(
       `const zmq = require('zeromq');
        const { workerData } = require('node:worker_threads');
