@@ -10,7 +10,8 @@
  * Env: SERVERS=n server processes (default 1; clients spread over them), BATCH=0 clients that
  * do not batch requests, RUNS=closed,closed1,paced (which bus runs), DIRECT=0 (skip the direct
  * calls), SERVER_NODE_ARGS / CLIENT_NODE_ARGS (node flags for the spawned processes, e.g.
- * "--cpu-prof --cpu-prof-dir=D" or "--max-semi-space-size=32").
+ * "--cpu-prof --cpu-prof-dir=D" or "--max-semi-space-size=32"), SERVER_CPUS / CLIENT_CPUS (pin each
+ * side to CPUs with taskset, e.g. 0 and 1).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -256,13 +257,15 @@ if (mode === 'serve') {
     const endpoints = Array.from({ length: servers }, (_, i) => `ipc://${join(tmp, `q${i}.sock`)}`);
     serverProcs.push(
       ...endpoints.map((ep) =>
-        spawn(
-          process.execPath,
-          [...nodeArgs('SERVER_NODE_ARGS'), '--import', 'tsx', import.meta.filename, 'serve', tmp, ep],
-          {
-            stdio: ['pipe', 'pipe', 'inherit'],
-          },
-        ),
+        spawnPinned('SERVER_CPUS', [
+          ...nodeArgs('SERVER_NODE_ARGS'),
+          '--import',
+          'tsx',
+          import.meta.filename,
+          'serve',
+          tmp,
+          ep,
+        ]),
       ),
     );
     await Promise.all(serverProcs.map(ready));
@@ -287,24 +290,20 @@ if (mode === 'serve') {
       });
     const run = async (label: string, rateTotal: number, d: number) => {
       const kids = Array.from({ length: procs }, () =>
-        spawn(
-          process.execPath,
-          [
-            ...nodeArgs('CLIENT_NODE_ARGS'),
-            '--import',
-            'tsx',
-            import.meta.filename,
-            'client',
-            endpoints.join(','),
-            wl,
-            String(CLIENTS / procs),
-            String(d),
-            String(seconds),
-            String(rateTotal / procs),
-            batching,
-          ],
-          { stdio: ['pipe', 'pipe', 'inherit'] },
-        ),
+        spawnPinned('CLIENT_CPUS', [
+          ...nodeArgs('CLIENT_NODE_ARGS'),
+          '--import',
+          'tsx',
+          import.meta.filename,
+          'client',
+          endpoints.join(','),
+          wl,
+          String(CLIENTS / procs),
+          String(d),
+          String(seconds),
+          String(rateTotal / procs),
+          batching,
+        ]),
       );
       await Promise.all(kids.map(ready));
       const outs = kids.map(collect);
@@ -346,6 +345,19 @@ if (mode === 'serve') {
     for (const server of serverProcs) if (server.exitCode === null) server.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * A child node process, run through `taskset -c <list>` when the env var names CPUs (e.g.
+ * SERVER_CPUS=0 CLIENT_CPUS=1: each side's main thread and libzmq I/O thread share one core, so
+ * their hand-overs are same-core wake-ups instead of cross-core ones, which cost the most in
+ * this VM).
+ */
+function spawnPinned(env: string, args: string[]): ChildProcess {
+  const cpus = process.env[env];
+  const stdio: ['pipe', 'pipe', 'inherit'] = ['pipe', 'pipe', 'inherit'];
+  if (cpus) return spawn('taskset', ['-c', cpus, process.execPath, ...args], { stdio });
+  return spawn(process.execPath, args, { stdio });
 }
 
 /** Extra node flags for the spawned processes, e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=D". */
