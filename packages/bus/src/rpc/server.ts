@@ -17,7 +17,7 @@ import {
   UnknownTypeError,
   type WireMessage,
 } from '../schema/messages.ts';
-import { openSocket } from '../transport/open.ts';
+import { openSocket, transportName } from '../transport/open.ts';
 import type { MessageSocket, SocketOptions } from '../transport/socket.ts';
 import {
   BATCH_TYPE,
@@ -285,7 +285,11 @@ export class RpcServer<D extends MessageTable> {
       this.closeSockets();
       throw e;
     }
-    this.log.info('rpc listening', { service: this.options.schema.service, endpoints: this.endpoints });
+    this.log.info('rpc listening', {
+      service: this.options.schema.service,
+      endpoints: this.endpoints,
+      transport: transportName(),
+    });
   }
 
   private listener(options: SocketOptions, endpoints: Endpoint[]): Listener {

@@ -66,6 +66,7 @@ interface Waiting extends QueuedSend {
 export class NativeSocket implements MessageSocket {
   onMessage: (frames: Buffer[]) => void = () => {};
   onEvent: ((e: SocketEvent) => void) | undefined = undefined;
+  onError: ((e: unknown, during: 'send' | 'receive') => void) | undefined = undefined;
   private readonly h: Handle;
   private readonly addon: Addon;
   private isClosed = false;
@@ -130,18 +131,26 @@ export class NativeSocket implements MessageSocket {
     return w;
   }
 
-  /** One message to ZeroMQ; false if it would block. Throws only if the socket is closed. */
+  /**
+   * One message to ZeroMQ; false if it would block. A message ZeroMQ refuses (e.g. more than 16
+   * frames) is reported to onError and counts as gone, as zeromq.js's send queue does.
+   */
   private sendNow(f: readonly Frame[]): boolean {
     const { addon, h } = this;
-    switch (f.length) {
-      case 1:
-        return addon.send(h, f[0]);
-      case 2:
-        return addon.send(h, f[0], f[1]);
-      case 3:
-        return addon.send(h, f[0], f[1], f[2]);
-      default:
-        return addon.send(h, ...f);
+    try {
+      switch (f.length) {
+        case 1:
+          return addon.send(h, f[0]);
+        case 2:
+          return addon.send(h, f[0], f[1]);
+        case 3:
+          return addon.send(h, f[0], f[1], f[2]);
+        default:
+          return addon.send(h, ...f);
+      }
+    } catch (e) {
+      this.onError?.(e, 'send');
+      return true;
     }
   }
 
