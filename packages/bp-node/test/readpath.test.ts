@@ -115,6 +115,28 @@ describe('read cache: answers follow a reorg', () => {
   });
 });
 
+describe('read cache: busy blocks', () => {
+  it('reads a block whole after 16 single tx reads; every tx of two real blocks reads back right', async () => {
+    const d = tempDir('readcache-whole');
+    const ix = openIndex(d.dir, 'mainnet');
+    const blocks = [840004, 840005].map((h) => ({ h, raw: modernBlock(h) }));
+    for (const { h, raw } of blocks) ix.connectBlock(raw, h);
+    const rc = new ReadCache(ix.store);
+    for (let round = 0; round < 2; round++) {
+      for (const { h, raw } of blocks) {
+        const txs = Block.fromBuffer(Buffer.from(raw)).transactions!;
+        // from the end backwards, so the views' bounds (the next tx's offset) are all exercised
+        for (let i = txs.length - 1; i >= 0; i--) assert.equal(toHex(rc.tx(h, i)!), toHex(txs[i].toBuffer()));
+      }
+    }
+    // 16 single reads per block (the 16th loads the block), the rest from the block's bytes
+    assert.equal(rc.size.misses, 2 * 16);
+    assert.ok(rc.size.bytes >= blocks[0].raw.length + blocks[1].raw.length - 2 * 80);
+    await ix.close();
+    d.cleanup();
+  });
+});
+
 describe('read cache: bounded by bytes', () => {
   it('keeps under its budget while every tx of two real blocks reads back right', async () => {
     const d = tempDir('readcache-budget');
