@@ -223,10 +223,10 @@ export class ConnectBatch {
    * The txs of the blocks added so far (a tx of an earlier block is found here by txid), entry
    * e's block (index in `pending`), position in it, and index of its output 0 in `live`.
    */
-  private readonly txs = new PrefixTable(8192);
-  private txBlock = new Uint32Array(8192);
-  private txAt = new Uint32Array(8192);
-  private txOut = new Uint32Array(8192);
+  private readonly txs = new PrefixTable(256);
+  private txBlock = new Uint32Array(256);
+  private txAt = new Uint32Array(256);
+  private txOut = new Uint32Array(256);
   /**
    * Per output the batch created, in order: 1 while it is an unspent UTXO (spendable, not
    * spent since). What the UTXO table gets at the commit; spends inside the batch clear it.
