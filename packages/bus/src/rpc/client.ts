@@ -330,13 +330,9 @@ export class RpcClient<D extends MessageTable> {
 
   /** @internal a request settled (Pending). */
   forget(requestId: number): void {
+    // The deadline timer stays armed (unref'd, it keeps no process alive): clearing it when the
+    // last reply came and arming a new one for the next request cost a timer per round trip.
     this.pending.delete(requestId);
-    // Nothing left to time out: an armed timer must not keep the process alive.
-    if (this.pending.size === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-    }
   }
 
   /** @internal a request given up after it left (Pending). */
@@ -350,6 +346,7 @@ export class RpcClient<D extends MessageTable> {
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()));
+    this.timer.unref();
   }
 
   /** Times out every request past its deadline, then re-arms for the earliest one left. */
