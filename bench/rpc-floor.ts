@@ -9,17 +9,21 @@
  * zeromq.js copies frames of up to 128 bytes and sends/receives larger ones zero-copy (a napi
  * reference released through a uv_async hop on send, an external Buffer with a finalizer on
  * receive): `bytes` above 128 measures that path.
+ * `net` (not a bus transport, not ZeroMQ): the same echo as length-prefixed frames over Node's
+ * own Unix socket, written and read on the main thread, i.e. what a request costs without
+ * libzmq's hand-over to its I/O thread (the next step docs/performance.md names).
  * Run: node --import tsx bench/rpc-floor.ts [depth=4] [seconds=4] [bytes=60]
- *      TRANSPORTS=native (or zeromq.js) runs one only.
+ *      TRANSPORTS=native,zeromq.js,net (the default) or any subset.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { NativeSocket, nativeTransport } from '../packages/bus/src/transport/native.ts';
 
-type Transport = 'zeromq.js' | 'native';
+type Transport = 'zeromq.js' | 'native' | 'net';
 
 function report(c0: NodeJS.CpuUsage | undefined, n: number): string {
   const cu = process.cpuUsage(c0);
@@ -124,19 +128,109 @@ async function nativeClients(ep: string, nc: number, depth: number, secs: number
   process.exit(0);
 }
 
+/** Length-prefixed frames (u32 LE) out of a byte stream. */
+function framer(on: (f: Buffer) => void): (chunk: Buffer) => void {
+  let rest: Buffer | null = null;
+  return (chunk) => {
+    const b = rest ? Buffer.concat([rest, chunk]) : chunk;
+    let at = 0;
+    while (b.length - at >= 4) {
+      const n = b.readUInt32LE(at);
+      if (b.length - at - 4 < n) break;
+      on(b.subarray(at + 4, at + 4 + n));
+      at += 4 + n;
+    }
+    rest = at < b.length ? b.subarray(at) : null;
+  };
+}
+
+function prefixed(f: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + f.length);
+  out.writeUInt32LE(f.length, 0);
+  f.copy(out, 4);
+  return out;
+}
+
+async function netServer(path: string): Promise<void> {
+  let c0: NodeJS.CpuUsage | undefined;
+  let n = 0;
+  const srv = net.createServer((s) => {
+    // Replies of one turn leave in one write, as the bus's batches do.
+    let out: Buffer[] = [];
+    s.on(
+      'data',
+      framer((f) => {
+        c0 ??= process.cpuUsage();
+        n++;
+        out.push(prefixed(f));
+        if (out.length === 1)
+          setImmediate(() => {
+            s.write(out.length === 1 ? out[0] : Buffer.concat(out));
+            out = [];
+          });
+      }),
+    );
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => srv.listen(path, r));
+  process.stdout.write('READY\n');
+  process.on('SIGTERM', () => {
+    process.stdout.write(report(c0, n));
+    process.exit(0);
+  });
+}
+
+async function netClients(path: string, nc: number, depth: number, secs: number, bytes: number) {
+  const frame = prefixed(Buffer.alloc(bytes));
+  let n = 0;
+  let end = 0;
+  let live = nc;
+  const socks: net.Socket[] = [];
+  const finished = new Promise<void>((resolve) => {
+    for (let i = 0; i < nc; i++) {
+      const s = net.connect(path);
+      let stopped = false;
+      s.on(
+        'data',
+        framer(() => {
+          if (stopped) return;
+          n++;
+          if (Date.now() > end) {
+            stopped = true;
+            s.destroy();
+            if (--live === 0) resolve();
+            return;
+          }
+          s.write(frame);
+        }),
+      );
+      socks.push(s);
+    }
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const c0 = process.cpuUsage();
+  end = Date.now() + secs * 1000;
+  for (const s of socks) for (let i = 0; i < depth; i++) s.write(frame);
+  await finished;
+  process.stdout.write(report(c0, n));
+  process.exit(0);
+}
+
 const mode = process.argv[2];
 if (mode === 'server') {
   const [transport, ep] = process.argv.slice(3);
-  await (transport === 'native' ? nativeServer(ep) : zmqjsServer(ep));
+  if (transport === 'net') await netServer(ep);
+  else await (transport === 'native' ? nativeServer(ep) : zmqjsServer(ep));
 } else if (mode === 'client') {
   const [transport, ep, ncS, depthS, secsS, bytesS] = process.argv.slice(3);
   const args = [ep, Number(ncS), Number(depthS), Number(secsS), Number(bytesS)] as const;
-  await (transport === 'native' ? nativeClients(...args) : zmqjsClients(...args));
+  if (transport === 'net') await netClients(...args);
+  else await (transport === 'native' ? nativeClients(...args) : zmqjsClients(...args));
 } else {
   const depth = Number(process.argv[2] ?? 4);
   const secs = Number(process.argv[3] ?? 4);
   const bytes = Number(process.argv[4] ?? 60);
-  const transports = (process.env.TRANSPORTS ?? 'zeromq.js,native').split(',') as Transport[];
+  const transports = (process.env.TRANSPORTS ?? 'zeromq.js,native,net').split(',') as Transport[];
   if (transports.includes('native') && !nativeTransport.available) {
     console.error(`native transport not built: ${nativeTransport.why}`);
     process.exit(1);
@@ -154,7 +248,8 @@ if (mode === 'server') {
     });
   const results = new Map<Transport, { rate: number; server: number; clients: number }>();
   for (const transport of transports) {
-    const ep = `ipc://${join(tmp, `echo-${transport}.sock`)}`;
+    const sock = join(tmp, `echo-${transport}.sock`);
+    const ep = transport === 'net' ? sock : `ipc://${sock}`;
     const srv = run(['server', transport, ep]);
     await new Promise<void>((r) => srv.stdout!.once('data', () => r()));
     const srvOut = out(srv);
@@ -172,11 +267,17 @@ if (mode === 'server') {
     };
     results.set(transport, r);
     console.log(
-      `raw ${transport} echo, 64 DEALERs x ${depth} in flight, ${bytes}-byte frames: ${Math.round(r.rate)} round trips/s; CPU per round trip: server ${r.server.toFixed(1)} µs, clients ${r.clients.toFixed(1)} µs`,
+      `raw ${transport} echo, 64 ${transport === 'net' ? 'sockets' : 'DEALERs'} x ${depth} in flight, ${bytes}-byte frames: ${Math.round(r.rate)} round trips/s; CPU per round trip: server ${r.server.toFixed(1)} µs, clients ${r.clients.toFixed(1)} µs`,
     );
   }
   const a = results.get('native');
   const b = results.get('zeromq.js');
+  const c = results.get('net');
+  if (a && c) {
+    console.log(
+      `net (no ZeroMQ) / native: round trips/s x${(c.rate / a.rate).toFixed(2)}; CPU per round trip (server + clients) x${((a.server + a.clients) / (c.server + c.clients)).toFixed(2)} less`,
+    );
+  }
   if (a && b) {
     console.log(
       `native / zeromq.js: round trips/s x${(a.rate / b.rate).toFixed(2)}; CPU per round trip (server + clients) x${((b.server + b.clients) / (a.server + a.clients)).toFixed(2)} less`,
