@@ -14,6 +14,14 @@ import { NativeSocket, nativeTransport } from '../src/transport/native.ts';
 import { transportName } from '../src/transport/open.ts';
 import { makeTempDir, removeDir, until } from './helpers.ts';
 
+/** got is 0, 1, ..., n - 1. */
+function inOrder(got: number[], n: number): void {
+  assert.deepEqual(
+    got,
+    Array.from({ length: n }, (_, i) => i),
+  );
+}
+
 // CI builds the addon (BP_REQUIRE_NATIVE=1): there its absence is a failure, not a skip.
 const required = process.env.BP_REQUIRE_NATIVE === '1';
 
@@ -55,10 +63,7 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
       client.connect(ep);
       while (next < 500) sendNext();
       await until(() => got.length === total);
-      assert.deepEqual(
-        got,
-        Array.from({ length: total }, (_, i) => i),
-      );
+      inOrder(got, total);
       client.close();
       server.close();
     }
@@ -125,10 +130,7 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
       // busy: no event loop turns
     }
     await until(() => seen.length === total + 1);
-    assert.deepEqual(
-      seen,
-      Array.from({ length: total + 1 }, (_, i) => i),
-    );
+    inOrder(seen, total + 1);
     client.close();
     server.close();
   });
@@ -192,10 +194,7 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
     await flushed;
     assert.equal(client.queued, 0);
     await until(() => got.length === total);
-    assert.deepEqual(
-      got,
-      Array.from({ length: total }, (_, i) => i),
-    );
+    inOrder(got, total);
     client.close();
     server.close();
   });

@@ -184,6 +184,21 @@ static sock_t *get_sock(napi_env env, napi_value v) {
   return s;
 }
 
+/* The arguments of a call on a socket: argv[0] is its handle. NULL (a JS error thrown) if it
+ * is not one, or if `open` is asked and the socket is closed. */
+static sock_t *sock_call(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, int open) {
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1) {
+    napi_throw_type_error(env, NULL, "expected a socket handle");
+    return NULL;
+  }
+  sock_t *s = get_sock(env, argv[0]);
+  if (s && open && !s->z) {
+    napi_throw_error(env, "ENOTSOCK", "socket is closed");
+    return NULL;
+  }
+  return s;
+}
+
 static void maybe_free(sock_t *s) {
   if (s->finalized && s->open_handles == 0) {
     free(s->arena);
@@ -473,13 +488,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 static napi_value js_setopt(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = sock_call(env, info, &argc, argv, 1);
   if (!s) return NULL;
-  if (!s->z) {
-    napi_throw_error(env, "ENOTSOCK", "socket is closed");
-    return NULL;
-  }
   int32_t opt;
   CHECK(napi_get_value_int32(env, argv[1], &opt));
   napi_valuetype t;
@@ -512,13 +522,8 @@ static napi_value js_setopt(napi_env env, napi_callback_info info) {
 static napi_value endpoint_call(napi_env env, napi_callback_info info, int is_bind) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = sock_call(env, info, &argc, argv, 1);
   if (!s) return NULL;
-  if (!s->z) {
-    napi_throw_error(env, "ENOTSOCK", "socket is closed");
-    return NULL;
-  }
   char ep[1024];
   size_t n;
   CHECK(napi_get_value_string_utf8(env, argv[1], ep, sizeof ep, &n));
@@ -541,8 +546,7 @@ static napi_value js_connect(napi_env env, napi_callback_info info) { return end
 static napi_value js_monitor(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = sock_call(env, info, &argc, argv, 0);
   if (!s) return NULL;
   if (!s->z || s->has_mon) {
     napi_throw_error(env, "EINVAL", "socket closed or already monitored");
@@ -585,8 +589,7 @@ static napi_value js_monitor(napi_env env, napi_callback_info info) {
 static napi_value js_start(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = sock_call(env, info, &argc, argv, 0);
   if (!s) return NULL;
   if (!s->z || s->on_read) {
     napi_throw_error(env, "EINVAL", "socket closed or already started");
@@ -619,17 +622,12 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 /* send(h, frame0, frame1, ...) -> true (handed to ZeroMQ) | false (would block: nothing sent).
  * Frames are Buffers/Uint8Arrays or strings. */
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 17;
-  napi_value argv[17];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  size_t argc = 18;
+  napi_value argv[18];
+  sock_t *s = sock_call(env, info, &argc, argv, 1);
+  if (!s) return NULL;
   if (argc < 2 || argc > 17) {
     napi_throw_type_error(env, NULL, "send(handle, ...frames): 1 to 16 frames");
-    return NULL;
-  }
-  sock_t *s = get_sock(env, argv[0]);
-  if (!s) return NULL;
-  if (!s->z) {
-    napi_throw_error(env, "ENOTSOCK", "socket is closed");
     return NULL;
   }
   size_t nf = argc - 1;
@@ -692,8 +690,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = sock_call(env, info, &argc, argv, 0);
   if (!s) return NULL;
   do_close(s);
   return NULL;
