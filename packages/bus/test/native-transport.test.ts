@@ -199,6 +199,29 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
     server.close();
   });
 
+  it('sends string frames of any length; a message of too many frames goes to onError, unsent', async () => {
+    const server = new NativeSocket({ type: 'router' });
+    const got: Buffer[][] = [];
+    server.onMessage = (f) => got.push(f);
+    const ep = await server.bind(ipc());
+    const client = new NativeSocket({ type: 'dealer' });
+    const errors: unknown[] = [];
+    client.onError = (e) => errors.push(e);
+    client.connect(ep);
+    const long = 'x'.repeat(5000);
+    client.send([long, 'short']);
+    client.send(Array.from({ length: 17 }, () => 'f')); // the addon takes 16 frames at most
+    client.send(['last']);
+    await until(() => got.length === 2);
+    assert.equal(got[0][1].toString(), long);
+    assert.equal(got[0][2].toString(), 'short');
+    assert.equal(got[1][1].toString(), 'last');
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]), /16 frames/);
+    client.close();
+    server.close();
+  });
+
   it('reports disconnects through the monitor, and drops connections over maxMessageSize', async () => {
     const server = new NativeSocket({ type: 'router', maxMessageSize: 1000 });
     const events: string[] = [];

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <link.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,18 +426,22 @@ static void on_mon_poll(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-/* init(): finds libzmq; returns its path and version ("4.3.5"), or throws. */
+/* Once per process (worker threads share it): find libzmq and make our context. */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void load_once(void) {
+  dl_iterate_phdr(find_libzmq, NULL);
+  if (Z.ctx_new) ctx = Z.ctx_new();
+  loaded = ctx != NULL;
+}
+
+/* init(): finds libzmq; returns its path and version ("4.3.5 /path"), or throws. */
 static napi_value js_init(napi_env env, napi_callback_info info) {
   (void)info;
+  pthread_once(&once, load_once);
   if (!loaded) {
-    dl_iterate_phdr(find_libzmq, NULL);
-    if (!Z.ctx_new) {
-      napi_throw_error(env, "ENOLIBZMQ", "no libzmq in this process (import zeromq first)");
-      return NULL;
-    }
-    ctx = Z.ctx_new();
-    if (!ctx) return throw_zmq(env, "zmq_ctx_new");
-    loaded = 1;
+    napi_throw_error(env, "ENOLIBZMQ",
+                     Z.ctx_new ? "zmq_ctx_new failed" : "no libzmq in this process (import zeromq first)");
+    return NULL;
   }
   int a, b, c;
   Z.version(&a, &b, &c);
@@ -507,6 +512,11 @@ static napi_value js_setopt(napi_env env, napi_callback_info info) {
   } else if (t == napi_string) {
     char buf[1024];
     size_t n;
+    CHECK(napi_get_value_string_utf8(env, argv[2], NULL, 0, &n));
+    if (n >= sizeof buf) {
+      napi_throw_range_error(env, "EINVAL", "option value over 1023 bytes");
+      return NULL;
+    }
     CHECK(napi_get_value_string_utf8(env, argv[2], buf, sizeof buf, &n));
     rc = Z.setsockopt(s->z, opt, buf, n);
   } else {
@@ -639,9 +649,20 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     const void *data;
     size_t n;
     char sbuf[1024];
+    char *heap = NULL;
     if (t == napi_string) {
-      CHECK(napi_get_value_string_utf8(env, f, sbuf, sizeof sbuf, &n));
-      data = sbuf;
+      CHECK(napi_get_value_string_utf8(env, f, NULL, 0, &n));
+      char *dst = sbuf;
+      if (n >= sizeof sbuf) {
+        heap = malloc(n + 1);
+        if (!heap) {
+          napi_throw_error(env, "ENOMEM", "out of memory");
+          return NULL;
+        }
+        dst = heap;
+      }
+      CHECK(napi_get_value_string_utf8(env, f, dst, n + 1, &n));
+      data = dst;
     } else {
       bool is_ta;
       CHECK(napi_is_typedarray(env, f, &is_ta));
@@ -663,7 +684,9 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
       }
     }
     int flags = ZMQ_DONTWAIT | (i + 1 < nf ? ZMQ_SNDMORE : 0);
-    if (Z.send(s->z, data, n, flags) < 0) {
+    int sent = Z.send(s->z, data, n, flags);
+    free(heap);
+    if (sent < 0) {
       int e = Z.errno_();
       /* Only the first frame can fail with EAGAIN: libzmq takes the rest of a message it started. */
       if (e == EAGAIN && i == 0) {
