@@ -17,6 +17,20 @@ import {
 import { makeTempDir, removeDir, sleep, testSchema, until } from './helpers.ts';
 
 type T = typeof testSchema.table;
+
+/** A batch frame written by hand from the wire format (docs/bus.md): header, then length-prefixed entries. */
+function rawBatch(parts: Buffer[]): Buffer {
+  const n = parts.reduce((x, p) => x + 4 + p.length, 6);
+  const f = Buffer.alloc(n);
+  f.writeUInt16LE(0x0004, 4);
+  let at = 6;
+  for (const p of parts) {
+    f.writeUInt32LE(p.length, at);
+    p.copy(f, at + 4);
+    at += 4 + p.length;
+  }
+  return f;
+}
 const APP_ERROR = 0x101;
 
 const handlers: Handlers<T> = {
@@ -314,18 +328,6 @@ describe('rpc over ipc', () => {
   it('answers the messages of a raw batch in a batch reply; bad batches are refused and counted', async () => {
     const d = new zmq.Dealer({ linger: 0 });
     d.connect(endpoint);
-    const batch = (parts: Buffer[]) => {
-      const n = parts.reduce((x, p) => x + 4 + p.length, 6);
-      const f = Buffer.alloc(n);
-      f.writeUInt16LE(0x0004, 4);
-      let at = 6;
-      for (const p of parts) {
-        f.writeUInt32LE(p.length, at);
-        p.copy(f, at + 4);
-        at += 4 + p.length;
-      }
-      return f;
-    };
     const sum = (id: number, x: bigint) => frame(id, 0x0103, testSchema.encode('sum', { xs: [x] }));
     const unbatch = (f: Buffer) => {
       assert.equal(f.readUInt16LE(4), 0x0004);
@@ -341,7 +343,7 @@ describe('rpc over ipc', () => {
     const unknown0 = server.stats.rejected.unknownType;
     // Two good requests, a short frame, an unknown type and a nested batch: five replies, in order.
     await d.send(
-      batch(
+      rawBatch(
         [sum(1, 5n), frame(2, 0x0103), sum(3, 9n), frame(4, 0x7777), frame(5, 0x0004)].map((f, i) =>
           i === 1 ? f.subarray(0, 3) : f,
         ),
@@ -358,9 +360,9 @@ describe('rpc over ipc', () => {
     assert.equal(parseError(replies[3]).code, ErrorCode.unknownType);
     assert.equal(parseError(replies[4]).code, ErrorCode.malformed);
     // A batch whose length prefix runs past its end, and an empty one: one error each, id 0.
-    const cut = batch([sum(6, 1n)]);
+    const cut = rawBatch([sum(6, 1n)]);
     cut.writeUInt32LE(1000, 6);
-    for (const f of [cut, batch([])]) {
+    for (const f of [cut, rawBatch([])]) {
       await d.send(f);
       const e = parseError((await d.receive())[0]);
       assert.equal(e.requestId, 0);
@@ -385,16 +387,7 @@ describe('rpc over ipc', () => {
     const parts = Array.from({ length: 300 }, (_, i) =>
       frame(i + 1, 0x0100, testSchema.encode('echo', { n: i, data: new Uint8Array(1000).fill(i & 0xff) })),
     );
-    const n = parts.reduce((x, p) => x + 4 + p.length, 6);
-    const f = Buffer.alloc(n);
-    f.writeUInt16LE(0x0004, 4);
-    let at = 6;
-    for (const p of parts) {
-      f.writeUInt32LE(p.length, at);
-      p.copy(f, at + 4);
-      at += 4 + p.length;
-    }
-    await d.send(f);
+    await d.send(rawBatch(parts));
     const replies: Buffer[] = [];
     let frames = 0;
     while (replies.length < 300) {
