@@ -115,12 +115,18 @@ describe('read cache: answers follow a reorg', () => {
   });
 });
 
+/** An index of two real blocks, for the read cache's tests. */
+function twoBlocks(name: string) {
+  const d = tempDir(name);
+  const ix = openIndex(d.dir, 'mainnet');
+  const blocks = [840004, 840005].map((h) => ({ h, raw: modernBlock(h) }));
+  for (const { h, raw } of blocks) ix.connectBlock(raw, h);
+  return { d, ix, blocks };
+}
+
 describe('read cache: busy blocks', () => {
   it('reads a block whole after 16 single tx reads; every tx of two real blocks reads back right', async () => {
-    const d = tempDir('readcache-whole');
-    const ix = openIndex(d.dir, 'mainnet');
-    const blocks = [840004, 840005].map((h) => ({ h, raw: modernBlock(h) }));
-    for (const { h, raw } of blocks) ix.connectBlock(raw, h);
+    const { d, ix, blocks } = twoBlocks('readcache-whole');
     const rc = new ReadCache(ix.store);
     for (let round = 0; round < 2; round++) {
       for (const { h, raw } of blocks) {
@@ -139,10 +145,7 @@ describe('read cache: busy blocks', () => {
 
 describe('read cache: bounded by bytes', () => {
   it('keeps under its budget while every tx of two real blocks reads back right', async () => {
-    const d = tempDir('readcache-budget');
-    const ix = openIndex(d.dir, 'mainnet');
-    const blocks = [840004, 840005].map((h) => ({ h, raw: modernBlock(h) }));
-    for (const { h, raw } of blocks) ix.connectBlock(raw, h);
+    const { d, ix, blocks } = twoBlocks('readcache-budget');
     const budget = 200_000;
     const rc = new ReadCache(ix.store, budget);
     for (let round = 0; round < 2; round++) {
