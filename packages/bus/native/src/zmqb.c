@@ -285,6 +285,19 @@ static int ensure_arena(sock_t *s, size_t need) {
 
 static void start_idle(sock_t *s);
 
+/* ZMQ_EVENTS, retried on EINTR: it processes the socket's commands, which polls the mailbox,
+ * and a signal (SIGPROF from the profiler, SIGCHLD...) can interrupt that. A failure that is
+ * not retried must not end a drain silently: the fd's signal may be gone. */
+static int events_of(void *z, uint32_t *events) {
+  for (int i = 0; i < 16; i++) {
+    size_t len = sizeof *events;
+    if (Z.getsockopt(z, ZMQ_EVENTS, events, &len) == 0) return 0;
+    if (Z.errno_() != EINTR) return -1;
+  }
+  return -1;
+}
+
+
 /* Reads every message waiting (up to the budget) and hands them to JS in one Buffer:
  * u32 frame count, then per frame u32 length | MORE_BIT (another frame of the same message
  * follows), then the frames' bytes. */
@@ -302,8 +315,10 @@ static void drain(sock_t *s) {
       break;
     }
     uint32_t events = 0;
-    size_t len = sizeof events;
-    if (Z.getsockopt(s->z, ZMQ_EVENTS, &events, &len) != 0) break;
+    if (events_of(s->z, &events) != 0) {
+      if (Z.errno_() == EINTR) start_idle(s); /* try again next turn */
+      break;
+    }
     if ((events & ZMQ_POLLOUT) && s->want_out) {
       s->want_out = 0;
       call_js(s, s->on_writable, 0, NULL);
@@ -387,13 +402,14 @@ static void on_mon_poll(uv_poll_t *h, int status, int events) {
   napi_open_handle_scope(env, &scope);
   while (s->z && s->mon) {
     uint32_t ev = 0;
-    size_t len = sizeof ev;
-    if (Z.getsockopt(s->mon, ZMQ_EVENTS, &ev, &len) != 0 || !(ev & ZMQ_POLLIN)) break;
+    if (events_of(s->mon, &ev) != 0 || !(ev & ZMQ_POLLIN)) break;
     /* A monitor message: [u16 event | u32 value] then the endpoint. */
     zmq_msg_t a, b;
     Z.msg_init(&a);
     if (Z.msg_recv(&a, s->mon, ZMQ_DONTWAIT) < 0) {
+      int e = Z.errno_();
       Z.msg_close(&a);
+      if (e == EINTR) continue;
       break;
     }
     uint16_t event = 0;
@@ -580,8 +596,7 @@ static napi_value js_monitor(napi_env env, napi_callback_info info) {
   /* One look at the (still empty) pipe: until its reader has found it empty once, libzmq
    * does not signal the fd for new messages. */
   uint32_t ev = 0;
-  size_t el = sizeof ev;
-  Z.getsockopt(s->mon, ZMQ_EVENTS, &ev, &el);
+  events_of(s->mon, &ev);
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
   uv_poll_init(loop, &s->mpoll, fd);
@@ -684,7 +699,11 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
       }
     }
     int flags = ZMQ_DONTWAIT | (i + 1 < nf ? ZMQ_SNDMORE : 0);
-    int sent = Z.send(s->z, data, n, flags);
+    /* A signal during the command processing every send starts with gives EINTR, the frame
+     * not taken: send it again (the profiler's SIGPROF made this common). */
+    int sent, tries = 0;
+    while ((sent = Z.send(s->z, data, n, flags)) < 0 && Z.errno_() == EINTR && ++tries < 64) {
+    }
     free(heap);
     if (sent < 0) {
       int e = Z.errno_();
@@ -700,9 +719,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   /* A send may have consumed the fd's signal for messages that arrived meanwhile. */
   if (!s->in_drain) {
     uint32_t events = 0;
-    size_t len = sizeof events;
-    if (Z.getsockopt(s->z, ZMQ_EVENTS, &events, &len) == 0 &&
-        ((events & ZMQ_POLLIN) || (s->want_out && (events & ZMQ_POLLOUT))))
+    if (events_of(s->z, &events) != 0 || (events & ZMQ_POLLIN) || (s->want_out && (events & ZMQ_POLLOUT)))
       start_idle(s);
   }
   napi_value r;
