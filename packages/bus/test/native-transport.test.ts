@@ -180,8 +180,9 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
     // Every libzmq call starts by processing commands, which polls the mailbox; a signal there
     // gives EINTR (the profiler's SIGPROF lost requests this way). A shell sends this process
     // SIGUSR2 in a tight loop while 30,000 messages go round.
-    const onSignal = () => {};
-    process.on('SIGUSR2', onSignal);
+    // The handler stays for the rest of the run: a signal still on its way when the test ends
+    // would otherwise take SIGUSR2's default action and end the process.
+    process.on('SIGUSR2', () => {});
     const storm = spawn('sh', ['-c', `while kill -USR2 ${process.pid} 2>/dev/null; do :; done`], {
       stdio: 'ignore',
     });
@@ -213,8 +214,9 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
       client.close();
       server.close();
     } finally {
+      const gone = new Promise((r) => storm.once('exit', r));
       storm.kill('SIGKILL');
-      process.off('SIGUSR2', onSignal);
+      await gone;
     }
   });
 
