@@ -135,6 +135,7 @@ static int find_libzmq(struct dl_phdr_info *info, size_t size, void *data) {
 static const char *errno_name(int e) {
   switch (e) {
     case EAGAIN: return "EAGAIN";
+    case EINTR: return "EINTR";
     case EINVAL: return "EINVAL";
     case EADDRINUSE: return "EADDRINUSE";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
@@ -553,7 +554,9 @@ static napi_value endpoint_call(napi_env env, napi_callback_info info, int is_bi
   char ep[1024];
   size_t n;
   CHECK(napi_get_value_string_utf8(env, argv[1], ep, sizeof ep, &n));
-  int rc = is_bind ? Z.bind(s->z, ep) : Z.connect(s->z, ep);
+  int rc, tries = 0;
+  do rc = is_bind ? Z.bind(s->z, ep) : Z.connect(s->z, ep);
+  while (rc != 0 && Z.errno_() == EINTR && ++tries < 64);
   if (rc != 0) return throw_zmq(env, is_bind ? "bind" : "connect");
   /* bind and connect process the socket's commands, which may swallow the fd's signal */
   if (s->on_read) start_idle(s);
