@@ -6,7 +6,7 @@
  * Variants alternate within each round (same process, same blocks).
  *
  *   node --import tsx bench/index.ts [--rounds N] [--durability full|os|both] [--only genesis|modern]
- *                                    [--modes block,all,2,all-unsorted,<n: batches of n>]
+ *                                    [--modes block,all,2,all-unsorted,<n: batches of n>,pipe,pipe<n>]
  *
  * Chains: mainnet 0-599 from the blk files (an index from genesis), and 840002-840007 (an index
  * started at 840002, so most inputs spend outputs it does not hold and become `extspends` rows).
@@ -15,14 +15,19 @@
  * thread, blocks/s, items/s; then sizes from a compacting LMDB copy (free pages not counted):
  * index bytes (all tables but the UTXO set), index bytes per block byte, bytes per item (each
  * tx, non-coinbase input and output counts one), the UTXO set and blocks.dat separately; and
- * the peak RSS.
+ * the peak RSS. `pipe` modes are the two-core catch-up (Index.connectBlocksPrepared: a worker
+ * thread prepares blocks ahead of the main thread's resolve/apply/commit; `pipe` one batch,
+ * `pipe<n>` batches of n, the worker going on during each commit); for them "process CPU"
+ * counts both threads and the worker's busy time is printed beside the main thread's. One
+ * preparer serves every run (started and warmed before the rounds, as a catch-up's is after
+ * its first block).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBlkRecords } from '../packages/bitcoin/src/block/blkfile.ts';
 import { parseBlock } from '../packages/bitcoin/src/block/parse.ts';
-import { openIndex } from '../packages/bp-node/src/index/index.ts';
+import { BlockPreparer, openIndex } from '../packages/bp-node/src/index/index.ts';
 import { modernBlock, readFixture } from '../test/support/fixtures.ts';
 
 const SHARED = '/work/shared/chain';
@@ -43,6 +48,7 @@ interface Mode {
   name: string;
   batch: number | null;
   sort: boolean;
+  pipelined?: boolean;
 }
 const MODES: Record<string, Mode> = {
   block: { name: 'per block', batch: null, sort: true },
@@ -52,7 +58,19 @@ const MODES: Record<string, Mode> = {
 };
 const modes = (arg('--modes') ?? 'block,all,2,all-unsorted').split(',').map((m) => {
   const n = Number(m);
-  const mode = MODES[m] ?? (n > 0 ? { name: `batches of ${n}`, batch: n, sort: true } : undefined);
+  const p = m.startsWith('pipe') ? m.slice(4) : null;
+  const pn = p === '' ? 0 : Number(p);
+  const mode =
+    MODES[m] ??
+    (n > 0 ? { name: `batches of ${n}`, batch: n, sort: true } : undefined) ??
+    (p !== null && pn >= 0
+      ? {
+          name: pn === 0 ? 'pipelined, one batch' : `pipelined, batches of ${pn}`,
+          batch: pn,
+          sort: true,
+          pipelined: true,
+        }
+      : undefined);
   if (!mode) throw new Error(`unknown mode ${m}`);
   return mode;
 });
@@ -131,6 +149,8 @@ interface RunResult {
   cpuSecs: number;
   /** Main-thread CPU seconds of the connect loop. */
   mainSecs: number;
+  /** The preparing worker's busy seconds during it (pipelined modes). */
+  workerSecs: number;
   tables: Record<string, number>;
   compacted: number;
   /** After Index.compact(): its wall time, the compacting copy's size, the packed tables' bytes. */
@@ -162,8 +182,13 @@ async function runOnce(chain: Chain, durability: 'full' | 'os', mode: Mode): Pro
     const ix = openIndex(dir, 'mainnet', { durability });
     const cpu0 = process.cpuUsage();
     const main0 = threadCpuSecs();
+    const w0 = preparer.workerBusyMs();
     const t0 = performance.now();
-    if (mode.batch === null) {
+    if (mode.pipelined) {
+      await ix.connectBlocksPrepared(chain.blocks, preparer, {
+        batchBlocks: mode.batch === 0 ? chain.blocks.length : mode.batch!,
+      });
+    } else if (mode.batch === null) {
       for (const b of chain.blocks) ix.connectBlock(b.raw, b.height);
     } else {
       const size = mode.batch === 0 ? chain.blocks.length : mode.batch;
@@ -174,6 +199,7 @@ async function runOnce(chain: Chain, durability: 'full' | 'os', mode: Mode): Pro
     const secs = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const mainSecs = threadCpuSecs() - main0;
+    const workerSecs = (preparer.workerBusyMs() - w0) / 1000;
     const tables = tableBytes(ix);
     const compacted = await compactedCopy(ix, dir, 'copy-before');
     const c0 = performance.now();
@@ -187,6 +213,7 @@ async function runOnce(chain: Chain, durability: 'full' | 'os', mode: Mode): Pro
       secs,
       cpuSecs: (cpu.user + cpu.system) / 1e6,
       mainSecs,
+      workerSecs,
       tables,
       compacted,
       compactSecs,
@@ -207,6 +234,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 
+const preparer = new BlockPreparer();
 const chains: Chain[] = [];
 if (only !== 'modern') chains.push(genesisChain());
 if (only !== 'genesis') chains.push(modernChain());
@@ -224,6 +252,9 @@ for (const chain of chains) {
   let last: RunResult | null = null;
   for (const d of durabilities) {
     const runs = new Map<Mode, RunResult[]>(modes.map((m) => [m, []]));
+    // Starts the worker and loads its modules outside the timed runs.
+    const pipe = modes.find((m) => m.pipelined);
+    if (pipe) await runOnce(chain, d, pipe);
     for (let r = 0; r < rounds; r++) for (const m of modes) runs.get(m)!.push(await runOnce(chain, d, m));
     const base = { wall: 0, cpu: 0 };
     for (const m of modes) {
@@ -234,13 +265,14 @@ for (const chain of chains) {
       const wall = chain.bytes / 1e6 / secs;
       const perCpu = chain.bytes / 1e6 / cpu;
       const perMain = chain.bytes / 1e6 / median(rs.map((r) => r.mainSecs));
+      const worker = m.pipelined ? `, worker busy ${f2(median(rs.map((r) => r.workerSecs)))} s` : '';
       if (m === modes[0]) Object.assign(base, { wall, cpu: perCpu });
       const ratio =
         m === modes[0]
           ? ''
           : `; x${f2(wall / base.wall)} wall, x${f2(perCpu / base.cpu)} per CPU s vs ${modes[0].name}`;
       console.log(
-        `  durability ${d.padEnd(4)} ${m.name.padEnd(24)}: ${f2(wall)} MB/s median (best ${f2(chain.bytes / 1e6 / best)}), ${f2(perCpu)} MB/s per CPU second (${f2(perMain)} main thread), ${f1(chain.blocks.length / secs)} blocks/s, ${f1(items / secs / 1e3)} k items/s${ratio}`,
+        `  durability ${d.padEnd(4)} ${m.name.padEnd(24)}: ${f2(wall)} MB/s median (best ${f2(chain.bytes / 1e6 / best)}), ${f2(perCpu)} MB/s per CPU second (${f2(perMain)} main thread${worker}), ${f1(chain.blocks.length / secs)} blocks/s, ${f1(items / secs / 1e3)} k items/s${ratio}`,
       );
     }
     const first = runs.get(modes[0])!;
@@ -259,4 +291,5 @@ for (const chain of chains) {
   );
   console.log(`  tables after compaction: ${fmtTables(last.tablesAfter)}`);
 }
+await preparer.close();
 console.log(`\npeak RSS ${f1(process.resourceUsage().maxRSS / 1024)} MB`);

@@ -17,26 +17,25 @@
  * What a batch writes is exactly what connecting its blocks one by one would write: the same
  * rows, UTXOs, undo records and block records (test: index-batch.test.ts compares dumps).
  */
-import { equalBytes, toHex } from '@lnpbp/bitcoin/bytes/hex';
-import { sha256Into, sha256Ranges } from '@lnpbp/bitcoin/hash/index';
+import { toHex } from '@lnpbp/bitcoin/bytes/hex';
+import { sha256Into } from '@lnpbp/bitcoin/hash/index';
 import {
-  blockChecksum,
   EXT_MAX_INDEX,
   EXT_MIN_INDEX,
   inputLo,
-  onchainHi,
   outputLo,
   readShortIdHi,
   readShortIdLo,
   txLo,
   writeShortId,
 } from '@lnpbp/bitcoin/shortid/index';
-import type { Block, Tx } from '@lnpbp/bitcoin/tx/types';
+import type { Block } from '@lnpbp/bitcoin/tx/types';
 import type { ConnectResult } from './connect.ts';
 import { BlockRejected } from './errors.ts';
 import type { BlockLayout } from './layout.ts';
 import type { PackedTable } from './packed.ts';
 import { PrefixTable } from './prefixtable.ts';
+import { type Prepared, type PreparedBlock, parsedBlock, tryPrepare } from './prepared.ts';
 import { RowBuffer } from './rowsort.ts';
 import {
   EXT_TXID_PREFIX,
@@ -57,7 +56,7 @@ import {
 import { layoutShapeRows } from './shapes.ts';
 import type { Store, Tip } from './store.ts';
 import { UndoWriter } from './undo.ts';
-import { parseAndVerifyBlock } from './verify.ts';
+import { checkPrev } from './verify.ts';
 
 /** Core's IsUnspendable: OP_RETURN first, or longer than MAX_SCRIPT_SIZE. Never in the UTXO set. */
 export function isUnspendable(script: Uint8Array): boolean {
@@ -95,6 +94,12 @@ function idKey(id: Uint8Array, at = 0): number | string {
   return outKey(readShortIdHi(id, at) >>> 8, readShortIdLo(id, at));
 }
 
+/** a[i..i+32) equals b[j..j+32) (txids, without views). */
+function sameHash(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  for (let k = 0; k < 32; k++) if (a[i + k] !== b[j + k]) return false;
+  return true;
+}
+
 /** dst[at..at+n) = src[from..from+n), without a view per call (rows are a few bytes). */
 function copy(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
   for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
@@ -106,22 +111,24 @@ function copy(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: num
  */
 class TxPositions {
   private readonly table = new PrefixTable(4096);
-  private txs: readonly Tx[] = [];
+  /** The block's txids, 32 bytes each. */
+  private txids: Uint8Array = new Uint8Array(0);
 
-  reset(txs: readonly Tx[]): void {
+  reset(txids: Uint8Array): void {
     this.table.clear();
-    this.txs = txs;
+    this.txids = txids;
   }
 
-  get(txid: Uint8Array): number {
-    for (let p = this.table.find(txid); p >= 0; p = this.table.prev(p)) {
-      if (equalBytes(this.txs[p].txid(), txid)) return p;
+  /** The position of the tx whose txid is t[at..at+32), or -1. */
+  get(t: Uint8Array, at: number): number {
+    for (let p = this.table.find(t, at); p >= 0; p = this.table.prev(p)) {
+      if (sameHash(this.txids, 32 * p, t, at)) return p;
     }
     return -1;
   }
 
   add(p: number): void {
-    this.table.add(this.txs[p].txid());
+    this.table.add(this.txids, 32 * p);
   }
 }
 
@@ -134,8 +141,11 @@ interface PendingBlock {
   hi: number;
   row: Uint8Array;
   shapes: { key: Uint8Array; value: Uint8Array }[];
-  txs: readonly Tx[];
+  /** 32 bytes per tx. */
+  txids: Uint8Array;
   lay: BlockLayout;
+  /** sha256 of each output script (32 bytes each). */
+  outHashes: Uint8Array;
   /** Index of its first output in the batch's `live` flags. */
   firstOut: number;
 }
@@ -160,24 +170,6 @@ interface Resolved {
 }
 
 const undo = new UndoWriter();
-
-let hashSegs = new Uint32Array(16_384);
-let hashOut = new Uint8Array(16 * 16_384);
-/** sha256 of every output script of the block, 32 bytes each (a shared buffer, valid until the next call). */
-function scriptHashes(lay: BlockLayout): Uint8Array {
-  const n = lay.outFirst[lay.txCount];
-  if (2 * n > hashSegs.length) {
-    hashSegs = new Uint32Array(2 * n);
-    hashOut = new Uint8Array(32 * n);
-  }
-  for (let o = 0; o < n; o++) {
-    hashSegs[2 * o] = lay.spkAt[o];
-    hashSegs[2 * o + 1] = lay.spkLen[o];
-  }
-  // Offsets are relative to the block's bytes, as the layout's are.
-  sha256Ranges(lay.raw, hashSegs.subarray(0, 2 * n), hashOut);
-  return hashOut;
-}
 
 /**
  * One reused off-heap buffer for UTXO values: LMDB copies a value during the put, and lmdb-js
@@ -275,80 +267,88 @@ export class ConnectBatch {
    * The result is the block's, valid once the batch commits.
    */
   add(raw: Uint8Array, height: number): ConnectResult {
-    if (this.state !== 'open') throw new Error(`the batch is ${this.state}`);
+    this.checkHeight(height);
+    return this.addPrepared(raw, height, tryPrepare(raw, height));
+  }
+
+  /**
+   * add() of a block prepared already (prepared.ts; by a worker, pipeline.ts): its rejection,
+   * if preparing found one, is thrown here, in the order add() checks.
+   */
+  addPrepared(raw: Uint8Array, height: number, prepared: Prepared): ConnectResult {
+    this.checkHeight(height);
+    if ('failed' in prepared) throw prepared.failed;
+    if ('rejected' in prepared && prepared.rejected.code === 'decode') throw prepared.rejected;
     const tip = this.tip;
-    if (tip !== null && height !== tip.height + 1) {
-      throw new BlockRejected('bad-height', height, `the tip is at ${tip.height}`);
-    }
-    const { block, layout } = parseAndVerifyBlock(raw, height, tip?.hash ?? null);
-    const hash = block.header.hash();
-    const hi = onchainHi(height, blockChecksum(hash));
+    if (tip !== null) checkPrev(raw, height, tip.hash);
+    if ('rejected' in prepared) throw prepared.rejected;
+    const p = prepared.ok;
+    const { hash, hi, layout } = p;
     const base = this.base ?? height;
-    const r = this.resolve(block.txs, layout, height, hi, base > 0);
-    const shapes = layoutShapeRows(layout, hi, r.prevScripts);
-    const row = this.record(block, raw, r.undo);
+    const r = this.resolve(p, height, base > 0);
+    const shapes = layoutShapeRows(layout, hi, r.prevScripts, p.outShapes);
+    const row = this.record(raw, p, r.undo);
     const pb: PendingBlock = {
       height,
       hash,
       hi,
       row,
       shapes,
-      txs: block.txs,
+      txids: p.txids,
       lay: layout,
+      outHashes: p.outHashes,
       firstOut: this.outCount,
     };
     this.pending.push(pb);
-    this.apply(block.txs, layout, hi, r);
+    this.apply(p, r);
     this.tip = { height, hash };
     this.base ??= height;
     this.bytes += raw.length;
-    const result: ConnectResult = {
-      height,
-      hash,
-      block,
-      inputs: r.nIn,
-      outputs: r.nOut,
-      prevScripts: r.prevScripts,
-      prevValues: r.prevValues,
-    };
+    const result = connectResult(raw, p, height, r);
     this.results.push(result);
     return result;
   }
 
+  private checkHeight(height: number): void {
+    if (this.state !== 'open') throw new Error(`the batch is ${this.state}`);
+    const tip = this.tip;
+    if (tip !== null && height !== tip.height + 1) {
+      throw new BlockRejected('bad-height', height, `the tip is at ${tip.height}`);
+    }
+  }
+
   /** Pass 1: resolves every input of the block to the output it spends, changing nothing. */
-  private resolve(
-    txs: readonly Tx[],
-    lay: BlockLayout,
-    height: number,
-    hi: number,
-    external: boolean,
-  ): Resolved {
-    const nIn = lay.inFirst[txs.length] - lay.inFirst[1];
-    const nOut = lay.outFirst[txs.length];
+  private resolve(prep: PreparedBlock, height: number, external: boolean): Resolved {
+    const { layout: lay, hi, txids } = prep;
+    const nTx = lay.txCount;
+    const nIn = lay.inFirst[nTx] - lay.inFirst[1];
+    const nOut = lay.outFirst[nTx];
     const kinds = new Uint8Array(nIn);
     const fids = new Uint8Array(nIn * 8);
     const refs = new Int32Array(nIn);
     const spentHashes = new Uint8Array(nIn * 32);
-    txPos.reset(txs);
+    txPos.reset(txids);
     const spentOld = new Set<number | string>();
     const spentHere = new Set<number>();
     const prevScripts: (Uint8Array | undefined)[] = new Array(nIn);
     const prevValues = new BigUint64Array(nIn);
     undo.reset();
     let k = 0;
-    for (let p = 0; p < txs.length; p++) {
-      const tx = txs[p];
+    for (let p = 0; p < nTx; p++) {
       // Before its inputs: a duplicate would otherwise show up as a double spend.
-      if (txPos.get(tx.txid()) >= 0) {
-        throw new BlockRejected('duplicate-tx', height, `txid ${toHex(tx.txid())} twice in the block`);
+      if (txPos.get(txids, 32 * p) >= 0) {
+        throw new BlockRejected(
+          'duplicate-tx',
+          height,
+          `txid ${toHex(txids.subarray(32 * p, 32 * p + 32))} twice in the block`,
+        );
       }
       if (p > 0) {
         const g0 = lay.inFirst[p];
         const n = lay.inputs(p);
         for (let j = 0; j < n; j++, k++) {
-          const prevTxid = lay.prevTxid(g0 + j);
           const vout = lay.vout(g0 + j);
-          const q = txPos.get(prevTxid);
+          const q = txPos.get(lay.raw, lay.inAt[g0 + j]);
           if (q >= 0) {
             if (vout >= lay.outputs(q)) {
               throw new BlockRejected(
@@ -366,12 +366,13 @@ export class ConnectBatch {
             const value = lay.value(o);
             writeShortId(fids, k * 8, hi, outputLo(q, vout));
             kinds[k] = SAME_BLOCK;
-            sha256Into(script, spentHashes, k * 32);
+            spentHashes.set(prep.outHashes.subarray(32 * o, 32 * o + 32), k * 32);
             prevScripts[k] = script;
             prevValues[k] = value;
             undo.spent(fids.subarray(k * 8, k * 8 + 8), value, script);
             continue;
           }
+          const prevTxid = lay.prevTxid(g0 + j);
           const f = this.findUnspent(prevTxid, vout, external, fids, k * 8);
           if (f === UNKNOWN || f === SPENT) {
             if (f === UNKNOWN && external) {
@@ -395,9 +396,14 @@ export class ConnectBatch {
           }
           spentOld.add(fk);
           kinds[k] = f;
-          if (f === BATCHED) refs[k] = this.foundRef;
           const script = this.foundScript;
-          sha256Into(script, spentHashes, k * 32);
+          if (f === BATCHED) {
+            refs[k] = this.foundRef;
+            // The output's block hashed its script already.
+            const h = this.foundHashes;
+            const at = this.foundHashAt;
+            for (let i = 0; i < 32; i++) spentHashes[k * 32 + i] = h[at + i];
+          } else sha256Into(script, spentHashes, k * 32);
           prevScripts[k] = script;
           prevValues[k] = this.foundValue;
           undo.spent(fids.subarray(k * 8, k * 8 + 8), this.foundValue, script);
@@ -421,35 +427,29 @@ export class ConnectBatch {
   }
 
   /** Appends the block's record (block | txids | undo) to blocks.dat; returns its block row. */
-  private record(block: Block, raw: Uint8Array, undoBytes: Uint8Array): Uint8Array {
-    const txs = block.txs;
+  private record(raw: Uint8Array, prep: PreparedBlock, undoBytes: Uint8Array): Uint8Array {
     // The block file record: block | txids | undo (synced at the commit, before it).
-    const txids = new Uint8Array(32 * txs.length);
-    const txOffsets = new Uint32Array(txs.length);
-    for (let p = 0; p < txs.length; p++) {
-      txids.set(txs[p].txid(), 32 * p);
-      txOffsets[p] = txs[p].raw.byteOffset - block.raw.byteOffset;
-    }
     const at = this.s.file.length;
     let offset: number;
     try {
-      offset = this.s.file.append([raw, txids, undoBytes]);
+      offset = this.s.file.append([raw, prep.txids, undoBytes]);
     } catch (e) {
       this.s.file.truncate(at);
       throw e;
     }
     return encodeBlockRow({
-      header: block.header.raw,
+      header: raw.subarray(0, 80),
       offset,
       blockSize: raw.length,
       undoSize: undoBytes.length,
-      txCount: txs.length,
-      txOffsets,
+      txCount: prep.layout.txCount,
+      txOffsets: prep.txOffsets,
     });
   }
 
   /** Adds a resolved block's rows, UTXO changes and txs to the batch (nothing here can fail). */
-  private apply(txs: readonly Tx[], lay: BlockLayout, hi: number, res: Resolved): void {
+  private apply(prep: PreparedBlock, res: Resolved): void {
+    const { layout: lay, hi, txids, outHashes } = prep;
     const { kinds, fids, spentHashes, spentHere } = res;
     let r: number;
     if (this.outCount + res.nOut > this.live.length) {
@@ -458,15 +458,13 @@ export class ConnectBatch {
       this.live = next;
     }
     const live = this.live;
-    const outHashes = scriptHashes(lay);
     let out0 = this.outCount;
     // apply() runs after the block joined `pending`.
     const block = this.pending.length - 1;
     let k = 0;
-    for (let p = 0; p < txs.length; p++) {
-      const tx = txs[p];
+    for (let p = 0; p < lay.txCount; p++) {
       r = this.txRows.push();
-      copy(this.txRows.buf, r, tx.txid(), 0, TXID_PREFIX);
+      copy(this.txRows.buf, r, txids, 32 * p, TXID_PREFIX);
       writeShortId(this.txRows.buf, r + TXID_PREFIX, hi, txLo(p));
       if (p > 0) {
         const g0 = lay.inFirst[p];
@@ -510,7 +508,7 @@ export class ConnectBatch {
         if (spentHere.size > 0 && spentHere.has(p * OUT_KEY + i)) continue;
         if (!lay.unspendable(o0 + i)) live[out0 + i] = 1;
       }
-      const e = this.txs.add(tx.txid());
+      const e = this.txs.add(txids, 32 * p);
       if (e === this.txAt.length) this.growTxs();
       this.txBlock[e] = block;
       this.txAt[e] = p;
@@ -534,6 +532,9 @@ export class ConnectBatch {
   private foundScript: Uint8Array = new Uint8Array(0);
   /** Its index in `live` when BATCHED. */
   private foundRef = 0;
+  /** ... and where its script's sha256 is (the outHashes of its block). */
+  private foundHashes: Uint8Array = new Uint8Array(0);
+  private foundHashAt = 0;
 
   /**
    * The unspent output txid:vout: the batch's own outputs first (they are later than every
@@ -557,7 +558,7 @@ export class ConnectBatch {
       sharing++;
       const b = this.pending[this.txBlock[e]];
       const pos = this.txAt[e];
-      if (!equalBytes(b.txs[pos].txid(), txid)) continue;
+      if (!sameHash(b.txids, 32 * pos, txid, 0)) continue;
       known = true;
       const ref = this.txOut[e] + vout;
       if (vout > EXT_MAX_INDEX || vout >= b.lay.outputs(pos) || this.live[ref] === 0) continue;
@@ -566,6 +567,8 @@ export class ConnectBatch {
       this.foundValue = b.lay.value(o);
       this.foundScript = b.lay.script(o);
       this.foundRef = ref;
+      this.foundHashes = b.outHashes;
+      this.foundHashAt = 32 * o;
       return BATCHED;
     }
     const s = this.s;
@@ -576,7 +579,7 @@ export class ConnectBatch {
       const pos = readShortIdLo(c, 0) >>> 16;
       if (alwaysVerify || cands.length + sharing > 1) {
         const full = s.txidAt(chi >>> 8, pos);
-        if (full === null || !equalBytes(full, txid)) continue;
+        if (full === null || !sameHash(full, 0, txid, 0)) continue;
       }
       known = true;
       if (vout > EXT_MAX_INDEX) continue;
@@ -678,6 +681,28 @@ export class ConnectBatch {
     s.meta.putSync(META_FILE_END, u64be(s.file.length));
     if (!this.storedBase) s.meta.putSync(META_BASE, u32be(this.pending[0].height));
   }
+}
+
+/**
+ * The block's result; its parsed `block` is the one prepared on this thread, or, when a worker
+ * prepared it, parsed on first use (most catch-up listeners never ask).
+ */
+function connectResult(raw: Uint8Array, p: PreparedBlock, height: number, r: Resolved): ConnectResult {
+  let block = p.block;
+  const { txids, wtxids } = p;
+  return {
+    height,
+    hash: p.hash,
+    size: raw.length,
+    get block(): Block {
+      block ??= parsedBlock(raw, txids, wtxids);
+      return block;
+    },
+    inputs: r.nIn,
+    outputs: r.nOut,
+    prevScripts: r.prevScripts,
+    prevValues: r.prevValues,
+  };
 }
 
 function putUtxo(s: Store, id: Uint8Array, hi: number, lo: number, lay: BlockLayout, o: number): void {

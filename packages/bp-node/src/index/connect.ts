@@ -8,8 +8,13 @@ export interface ConnectResult {
   height: number;
   /** Internal byte order. */
   hash: Uint8Array;
-  /** The parsed block (views into the raw bytes given), e.g. for the mempool. */
-  block: Block;
+  /**
+   * The parsed block (views into the raw bytes given), e.g. for the mempool. When a worker
+   * prepared the block (pipeline.ts) it is parsed on first read.
+   */
+  readonly block: Block;
+  /** The block's size in bytes. */
+  size: number;
   inputs: number;
   outputs: number;
   /**

@@ -16,7 +16,7 @@ export class BlockRejected extends Error {
   constructor(
     readonly code: RejectCode,
     readonly height: number,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`block at height ${height} rejected: ${code}: ${detail}`);
   }

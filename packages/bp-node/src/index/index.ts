@@ -26,6 +26,7 @@ import { type CompactResult, compactIndex } from './compact.ts';
 import { type ConnectResult, connectBlock } from './connect.ts';
 import { type DisconnectResult, disconnectTip } from './disconnect.ts';
 import { dumpHash, dumpIndex } from './dump.ts';
+import type { BlockPreparer } from './pipeline.ts';
 import * as q from './queries.ts';
 import { Store, type StoreOptions, type Tip } from './store.ts';
 
@@ -34,6 +35,7 @@ export type { CompactResult } from './compact.ts';
 export type { ConnectResult } from './connect.ts';
 export type { DisconnectResult } from './disconnect.ts';
 export { BlockRejected, type RejectCode } from './errors.ts';
+export { BlockPreparer, type PreparerOptions } from './pipeline.ts';
 export type { ConfirmedSpend, HistoryItem, Page, UtxoItem } from './queries.ts';
 export type { StoreOptions, Tip } from './store.ts';
 
@@ -137,6 +139,43 @@ export class Index {
       throw e;
     }
     return b.commit();
+  }
+
+  /**
+   * connectBlocks on two cores: `preparer`'s worker prepares the blocks (pipeline.ts) ahead of
+   * this thread, which resolves, applies and commits them, a batch per `batchBlocks` blocks
+   * (default all), the worker going on with the next blocks during a commit. The same writes
+   * and, for a bad block, the same rejection at the same block (the blocks before it
+   * committed) as connectBlocks.
+   */
+  async connectBlocksPrepared(
+    blocks: readonly { raw: Uint8Array; height: number }[],
+    preparer: BlockPreparer,
+    opts: BatchOptions & { batchBlocks?: number } = {},
+  ): Promise<ConnectResult[]> {
+    const per = opts.batchBlocks ?? blocks.length;
+    const results: ConnectResult[] = [];
+    let i = 0;
+    let b: ConnectBatch | null = null;
+    try {
+      while (i < blocks.length || preparer.size > 0) {
+        for (; i < blocks.length && !preparer.full; i++) preparer.push(blocks[i].raw, blocks[i].height);
+        const x = await preparer.take();
+        b ??= this.batch(opts);
+        b.addPrepared(x.raw, x.height, x.prepared);
+        if (b.blocks >= per) {
+          const done = b;
+          b = null;
+          results.push(...done.commit());
+        }
+      }
+    } catch (e) {
+      preparer.clear();
+      b?.commit();
+      throw e;
+    }
+    if (b !== null) results.push(...b.commit());
+    return results;
   }
 
   /** Undoes the tip block; its non-coinbase txs are in the result for the mempool. */

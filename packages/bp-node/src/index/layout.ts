@@ -27,6 +27,20 @@ function compactLength(v: number): number {
 
 const EMPTY_WITNESS: Uint8Array[] = [];
 
+/** A layout's arrays, as a preparing worker hands them over (each owning its buffer). */
+export interface LayoutParts {
+  raw: Uint8Array;
+  inFirst: Uint32Array;
+  outFirst: Uint32Array;
+  inAt: Uint32Array;
+  sigAt: Uint32Array;
+  sigLen: Uint32Array;
+  witAt: Uint32Array;
+  outAt: Uint32Array;
+  spkAt: Uint32Array;
+  spkLen: Uint32Array;
+}
+
 /**
  * Input offsets are needed only while a block is added: they live in these arrays, reused by
  * the next block (grown when a block has more inputs).
@@ -61,9 +75,28 @@ export class BlockLayout {
 
   /**
    * Walks a block `parseBlock` accepted (so the walk cannot fail). The input arrays are shared
-   * scratch, valid until the next BlockLayout; the output arrays are the layout's own.
+   * scratch, valid until the next BlockLayout walked; the output arrays are the layout's own.
+   * Given a worker's parts instead (`raw` then being this thread's copy of the same bytes), it
+   * takes their arrays as they are.
    */
-  constructor(block: Block) {
+  constructor(src: Block | LayoutParts) {
+    if (!('header' in src)) {
+      const raw = src.raw;
+      this.raw = raw;
+      this.txCount = src.inFirst.length - 1;
+      this.view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+      this.inFirst = src.inFirst;
+      this.outFirst = src.outFirst;
+      this.inAt = src.inAt;
+      this.sigAt = src.sigAt;
+      this.sigLen = src.sigLen;
+      this.witAt = src.witAt;
+      this.outAt = src.outAt;
+      this.spkAt = src.spkAt;
+      this.spkLen = src.spkLen;
+      return;
+    }
+    const block = src;
     const raw = block.raw;
     const txs = block.txs;
     const n = txs.length;
@@ -145,6 +178,23 @@ export class BlockLayout {
     this.outAt = outAtS.slice(0, o);
     this.spkAt = spkAtS.slice(0, o);
     this.spkLen = spkLenS.slice(0, o);
+  }
+
+  /** The arrays, each a copy that owns its buffer (the input arrays may be shared scratch). */
+  parts(): LayoutParts {
+    const nIn = this.inFirst[this.txCount];
+    return {
+      raw: this.raw,
+      inFirst: this.inFirst,
+      outFirst: this.outFirst,
+      inAt: this.inAt.slice(0, nIn),
+      sigAt: this.sigAt.slice(0, nIn),
+      sigLen: this.sigLen.slice(0, nIn),
+      witAt: this.witAt.slice(0, nIn),
+      outAt: this.outAt,
+      spkAt: this.spkAt,
+      spkLen: this.spkLen,
+    };
   }
 
   /** Inputs of tx t. */

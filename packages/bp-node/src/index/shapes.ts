@@ -129,17 +129,59 @@ export function blockShapeRows(
   return rows;
 }
 
+/** A block's scriptPubKey shape rows, flat: key (8) | value (9) each, and the tx of each. */
+export interface OutputShapes {
+  rows: Uint8Array;
+  tx: Uint32Array;
+}
+
+const SHAPE_ROW = SHAPE_KEY + SHAPE_VALUE;
+
 /**
- * blockShapeRows over a block's layout (the connect path): the same rows, read from the bytes
- * without building and caching the txs' inputs and outputs (each TxIn here is a temporary).
+ * The rows of the block's non-standard scriptPubKeys: they need nothing but the block (the
+ * preparing worker computes them). Flat, so that they cross threads as two buffers.
+ */
+export function outputShapeRows(lay: BlockLayout, hi: number): OutputShapes {
+  const keys: Uint8Array[] = [];
+  const at: number[] = [];
+  for (let p = 0; p < lay.txCount; p++) {
+    const o0 = lay.outFirst[p];
+    const n = lay.outputs(p);
+    for (let i = 0; i < n; i++) {
+      if (lay.commonOutput(o0 + i)) continue;
+      const spk = lay.script(o0 + i);
+      if (!isRecordedScriptPubKey(spk)) continue;
+      keys.push(scriptShape(spk, 'scriptPubKey').shapeKey);
+      at.push(p, i);
+    }
+  }
+  const rows = new Uint8Array(SHAPE_ROW * keys.length);
+  const tx = new Uint32Array(keys.length);
+  for (let r = 0; r < keys.length; r++) {
+    const b = SHAPE_ROW * r;
+    rows.set(keys[r], b);
+    writeShortId(rows, b + SHAPE_KEY, hi, outputLo(at[2 * r], at[2 * r + 1]));
+    rows[b + SHAPE_KEY + 8] = SHAPE_CONTEXT.scriptPubKey;
+    tx[r] = at[2 * r];
+  }
+  return { rows, tx };
+}
+
+/**
+ * blockShapeRows over a block's layout (the connect path): the same rows in the same order,
+ * read from the bytes without building and caching the txs' inputs and outputs (each TxIn here
+ * is a temporary). The scriptPubKey rows come from outputShapeRows (`outs`, when a worker made
+ * them).
  */
 export function layoutShapeRows(
   lay: BlockLayout,
   hi: number,
   prevScripts: readonly (Uint8Array | undefined)[],
+  outs: OutputShapes = outputShapeRows(lay, hi),
 ): { key: Uint8Array; value: Uint8Array }[] {
   const rows: { key: Uint8Array; value: Uint8Array }[] = [];
   let k = 0;
+  let r = 0;
   for (let p = 0; p < lay.txCount; p++) {
     if (p > 0) {
       const g0 = lay.inFirst[p];
@@ -158,15 +200,12 @@ export function layoutShapeRows(
         rows.push(row(scriptShape(rev.script, rev.ctx).shapeKey, hi, inputLo(p, j), SHAPE_CONTEXT[rev.ctx]));
       }
     }
-    const o0 = lay.outFirst[p];
-    const n = lay.outputs(p);
-    for (let i = 0; i < n; i++) {
-      if (lay.commonOutput(o0 + i)) continue;
-      const spk = lay.script(o0 + i);
-      if (!isRecordedScriptPubKey(spk)) continue;
-      rows.push(
-        row(scriptShape(spk, 'scriptPubKey').shapeKey, hi, outputLo(p, i), SHAPE_CONTEXT.scriptPubKey),
-      );
+    for (; r < outs.tx.length && outs.tx[r] === p; r++) {
+      const b = SHAPE_ROW * r;
+      rows.push({
+        key: outs.rows.subarray(b, b + SHAPE_KEY),
+        value: outs.rows.subarray(b + SHAPE_KEY, b + SHAPE_ROW),
+      });
     }
   }
   return rows;

@@ -1,24 +1,22 @@
 import { checkProofOfWork } from '@lnpbp/bitcoin/block/header';
 import { checkMerkleRoot, checkWitnessCommitment, parseBlock } from '@lnpbp/bitcoin/block/parse';
-import { equalBytes, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
+import { toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
 import { DecodeError } from '@lnpbp/bitcoin/errors';
 import type { Block } from '@lnpbp/bitcoin/tx/types';
 import { BlockRejected } from './errors.ts';
 import { BlockLayout } from './layout.ts';
 
 /**
- * Parses a block and checks what an index can check without a UTXO-script engine: it frames
- * exactly, links to `prevHash` (when given), meets the proof of work its nBits claim, its txs
- * hash to the merkle root, its witness data matches the coinbase commitment (BIP-141), and the
- * coinbase comes first and only first. Throws BlockRejected; computes every txid on the way.
+ * Parses a block and checks what an index can check without a UTXO-script engine and without
+ * the tip: it frames exactly, meets the proof of work its nBits claim, its txs hash to the
+ * merkle root, its witness data matches the coinbase commitment (BIP-141), and the coinbase
+ * comes first and only first. Throws BlockRejected; computes every txid and wtxid on the way.
  * Returns the block with its layout (layout.ts), which the coinbase checks read so that no tx
- * but the coinbase builds its inputs.
+ * but the coinbase builds its inputs. The link to the tip is checkPrev's (it needs the index,
+ * this runs in the preparing worker too); a caller checks it after a 'decode' rejection and
+ * before any other, the order these checks had as one.
  */
-export function parseAndVerifyBlock(
-  raw: Uint8Array,
-  height: number,
-  prevHash: Uint8Array | null,
-): { block: Block; layout: BlockLayout } {
+export function parseAndVerifyBlock(raw: Uint8Array, height: number): { block: Block; layout: BlockLayout } {
   let block: Block;
   try {
     block = parseBlock(raw);
@@ -27,13 +25,6 @@ export function parseAndVerifyBlock(
     throw e;
   }
   const h = block.header;
-  if (prevHash !== null && !equalBytes(h.prevHash, prevHash)) {
-    throw new BlockRejected(
-      'bad-prev',
-      height,
-      `prev hash ${toHexReversed(h.prevHash)} is not the tip ${toHexReversed(prevHash)}`,
-    );
-  }
   if (!checkProofOfWork(h)) {
     throw new BlockRejected('bad-pow', height, `hash ${toHexReversed(h.hash())} above the target of nBits`);
   }
@@ -50,4 +41,16 @@ export function parseAndVerifyBlock(
     throw new BlockRejected('bad-witness-commitment', height, 'witness data does not match the commitment');
   }
   return { block, layout };
+}
+
+/** The block's header links to `prevHash` (bytes 4..36 of a block that decoded). */
+export function checkPrev(raw: Uint8Array, height: number, prevHash: Uint8Array): void {
+  for (let i = 0; i < 32; i++) {
+    if (raw[4 + i] === prevHash[i]) continue;
+    throw new BlockRejected(
+      'bad-prev',
+      height,
+      `prev hash ${toHexReversed(raw.subarray(4, 36))} is not the tip ${toHexReversed(prevHash)}`,
+    );
+  }
 }

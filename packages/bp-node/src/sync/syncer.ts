@@ -1,7 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { equalBytes, toHexReversed } from '@lnpbp/bitcoin/bytes/hex';
-import type { ConnectBatch, ConnectResult, DisconnectResult, Index } from '../index/index.ts';
+import {
+  BlockPreparer,
+  type ConnectBatch,
+  type ConnectResult,
+  type DisconnectResult,
+  type Index,
+  type PreparerOptions,
+} from '../index/index.ts';
 import type { Mempool } from '../index/mempool.ts';
+import type { Prepared } from '../index/prepared.ts';
 import { Backoff, sleep } from '../source/backoff.ts';
 import type { ChainSource } from '../source/types.ts';
 import { Progress } from './progress.ts';
@@ -58,6 +66,12 @@ export interface SyncerOptions {
   batchBlocks?: number;
   /** ... or when its first block was added this long ago (default 1 s). */
   batchMs?: number;
+  /**
+   * A batched catch-up prepares blocks (parse, verify, hashes) in a worker thread ahead of
+   * this thread's resolve, apply and commit (index/pipeline.ts), with these bounds; false:
+   * everything on this thread.
+   */
+  prepare?: PreparerOptions | false;
 }
 
 export interface RunOptions {
@@ -106,6 +120,7 @@ export class Syncer extends EventEmitter {
       batchBytes: 32 * 2 ** 20,
       batchBlocks: 16,
       batchMs: 1_000,
+      prepare: {},
       ...options,
     };
     this.backoff = new Backoff(this.opts.backoffMinMs, this.opts.backoffMaxMs);
@@ -263,12 +278,36 @@ export class Syncer extends EventEmitter {
       let failed: { e: unknown } | null = null;
       for (const r of b.commit()) {
         try {
-          this.afterConnect(r, r.block.raw.length);
+          this.afterConnect(r, r.size);
         } catch (e) {
           failed ??= { e };
         }
       }
       if (failed !== null) throw failed.e;
+    };
+    const preparer = batched && this.opts.prepare !== false ? new BlockPreparer(this.opts.prepare) : null;
+    const add = (raw: Uint8Array, height: number, prepared: Prepared | null) => {
+      if (!batched) {
+        this.afterConnect(this.index.connectBlock(raw, height), raw.length);
+      } else {
+        if (batch === null) {
+          batch = this.index.batch();
+          batchAt = Date.now();
+        }
+        if (prepared === null) batch.add(raw, height);
+        else batch.addPrepared(raw, height, prepared);
+        // Commit at the source's tip, and before a batch grows past its bounds.
+        if (
+          height === target.height ||
+          batch.bytes >= this.opts.batchBytes ||
+          batch.blocks >= this.opts.batchBlocks ||
+          Date.now() - batchAt >= this.opts.batchMs
+        ) {
+          commit();
+        }
+      }
+      from = height + 1;
+      if (batch === null) afterCommit();
     };
     const afterCommit = () => {
       if (noSync && Date.now() - flushedAt >= this.opts.noSyncFlushMs) {
@@ -281,26 +320,20 @@ export class Syncer extends EventEmitter {
         const to = Math.min(target.height, from + this.opts.batch - 1);
         for await (const b of src.getBlocks(from, to)) {
           if (this.stopping) break;
-          if (!batched) {
-            this.afterConnect(this.index.connectBlock(b.raw, b.height), b.raw.length);
-          } else {
-            if (batch === null) {
-              batch = this.index.batch();
-              batchAt = Date.now();
-            }
-            batch.add(b.raw, b.height);
-            // Commit at the source's tip, and before a batch grows past its bounds.
-            if (
-              b.height === target.height ||
-              batch.bytes >= this.opts.batchBytes ||
-              batch.blocks >= this.opts.batchBlocks ||
-              Date.now() - batchAt >= this.opts.batchMs
-            ) {
-              commit();
-            }
+          if (preparer === null) {
+            add(b.raw, b.height, null);
+            continue;
           }
-          from = b.height + 1;
-          if (batch === null) afterCommit();
+          // The worker prepares the blocks queued while this thread connects the oldest.
+          preparer.push(b.raw, b.height);
+          while (preparer.full && !this.stopping) {
+            const x = await preparer.take();
+            add(x.raw, x.height, x.prepared);
+          }
+        }
+        while (preparer !== null && preparer.size > 0 && !this.stopping) {
+          const x = await preparer.take();
+          add(x.raw, x.height, x.prepared);
         }
         if (this.stopping) break;
         if (from <= to) throw new Error(`source ended blocks ${from}..${to} early`);
@@ -317,6 +350,7 @@ export class Syncer extends EventEmitter {
         }
       }
       if (noSync) this.index.setDurability('full');
+      await preparer?.close();
     }
     if (this.stopping) return false;
     this.progress.finish((line) => this.log.info('synced', line));
@@ -337,7 +371,9 @@ export class Syncer extends EventEmitter {
   }
 
   private afterConnect(r: ConnectResult, size: number): void {
-    this.opts.mempool?.blockConnected(r.block);
+    // An empty mempool (all of a catch-up) has nothing to drop: the block need not be parsed.
+    const mp = this.opts.mempool;
+    if (mp !== undefined && mp.size > 0) mp.blockConnected(r.block);
     this.emit('block', r);
     this.progress.tick(r.height, size, (fields) => this.log.info('progress', fields));
   }

@@ -1,0 +1,153 @@
+/**
+ * Catch-up on two cores: a worker thread prepares blocks (prepared.ts: parse, verify, hashes,
+ * layout, scriptPubKey shapes; no index state) while this thread, the only LMDB writer,
+ * resolves, applies and commits the blocks before them (ConnectBatch.addPrepared).
+ *
+ * Blocks go in with push() and come out of take() in the same order, prepared. The queue
+ * holds up to `ahead` blocks / `aheadBytes` (full: take before pushing more), so the worker
+ * works through the next blocks while a batch commits. Blocks under `minBytes` are prepared
+ * on this thread at take(): for tiny blocks the hand-over costs more than the work it moves
+ * (docs/performance.md, "Indexing").
+ *
+ * The worker gets a copy of each block's bytes (transferred, so the copy is its one cost) and
+ * sends back typed arrays (transferred); this thread keeps its own bytes for blocks.dat and
+ * the layout's offsets. The worker is started at the first block big enough and ended by
+ * close(); it is unref'd, so a preparer never keeps the process alive.
+ */
+import { Worker } from 'node:worker_threads';
+import { fromMessage, type Prepared, type PreparedMessage, tryPrepare } from './prepared.ts';
+
+export interface PreparerOptions {
+  /** Blocks smaller than this are prepared on the calling thread (default 16 KiB). */
+  minBytes?: number;
+  /** Blocks queued at most (default 16) ... */
+  ahead?: number;
+  /** ... and their bytes (default 32 MiB; at least one block is always let in). */
+  aheadBytes?: number;
+}
+
+interface Queued {
+  raw: Uint8Array;
+  height: number;
+  /** null: prepare at take(), on this thread. */
+  prepared: Promise<Prepared> | null;
+}
+
+/** tsx's loader is not inherited by workers: the worker registers it, then loads its module. */
+const BOOT =
+  `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};\n` +
+  `register();\nawait import(${JSON.stringify(new URL('./prepare-worker.ts', import.meta.url).href)});`;
+
+export class BlockPreparer {
+  private readonly minBytes: number;
+  private readonly ahead: number;
+  private readonly aheadBytes: number;
+  private worker: Worker | null = null;
+  private nextId = 0;
+  /** Blocks posted to the worker and not answered: their bytes and how to settle them. */
+  private readonly waiting = new Map<number, { raw: Uint8Array; settle: (p: Prepared) => void }>();
+  private readonly queue: Queued[] = [];
+  private head = 0;
+  private queuedBytes = 0;
+  private closed = false;
+
+  constructor(opts: PreparerOptions = {}) {
+    this.minBytes = opts.minBytes ?? 16 * 1024;
+    this.ahead = opts.ahead ?? 16;
+    this.aheadBytes = opts.aheadBytes ?? 32 * 2 ** 20;
+  }
+
+  /** Blocks pushed and not taken. */
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** The queue is at its bounds: take() before pushing more. */
+  get full(): boolean {
+    return this.size >= this.ahead || (this.size > 0 && this.queuedBytes >= this.aheadBytes);
+  }
+
+  /** Queues the block at `height`; a big one goes to the worker at once. */
+  push(raw: Uint8Array, height: number): void {
+    if (this.closed) throw new Error('the block preparer is closed');
+    const prepared = raw.length >= this.minBytes ? this.post(raw, height) : null;
+    this.queue.push({ raw, height, prepared });
+    this.queuedBytes += raw.length;
+  }
+
+  /** The oldest block pushed, prepared (a rejection is in the result, not thrown). */
+  async take(): Promise<{ raw: Uint8Array; height: number; prepared: Prepared }> {
+    if (this.size === 0) throw new Error('no block queued');
+    const q = this.queue[this.head];
+    this.queue[this.head++] = undefined as unknown as Queued;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    this.queuedBytes -= q.raw.length;
+    const prepared = q.prepared === null ? tryPrepare(q.raw, q.height) : await q.prepared;
+    return { raw: q.raw, height: q.height, prepared };
+  }
+
+  /** Milliseconds the worker has spent busy so far (its event loop's active time; 0 before it starts). */
+  workerBusyMs(): number {
+    return this.worker?.performance.eventLoopUtilization().active ?? 0;
+  }
+
+  /** Drops the queued blocks (their preparing finishes unread). */
+  clear(): void {
+    this.queue.length = 0;
+    this.head = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** Ends the worker; blocks still being prepared settle as failed. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.clear();
+    const w = this.worker;
+    this.worker = null;
+    this.fail('the block preparer closed');
+    if (w !== null) await w.terminate();
+  }
+
+  private post(raw: Uint8Array, height: number): Promise<Prepared> {
+    this.worker ??= this.start();
+    const w = this.worker;
+    const id = this.nextId++;
+    // A copy of its own: `raw` may be a view into a larger buffer (a blk file), and this
+    // thread keeps its bytes.
+    const copy = raw.slice();
+    return new Promise((settle) => {
+      this.waiting.set(id, { raw, settle });
+      w.postMessage({ id, height, raw: copy }, [copy.buffer]);
+    });
+  }
+
+  private start(): Worker {
+    const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`));
+    w.unref();
+    w.on('message', (m: { id: number; msg: PreparedMessage }) => {
+      const x = this.waiting.get(m.id);
+      if (x === undefined) return;
+      this.waiting.delete(m.id);
+      x.settle(fromMessage(m.msg, x.raw));
+    });
+    w.on('error', (e) => this.lost(w, `the block preparer failed: ${e.message}`));
+    w.on('exit', (code) => this.lost(w, `the block preparer exited (code ${code})`));
+    return w;
+  }
+
+  /** The worker is gone: what it had settles as failed; the next block starts another. */
+  private lost(w: Worker, why: string): void {
+    if (this.worker !== w) return;
+    this.worker = null;
+    this.fail(why);
+  }
+
+  private fail(why: string): void {
+    const err = new Error(why);
+    for (const x of this.waiting.values()) x.settle({ failed: err });
+    this.waiting.clear();
+  }
+}
