@@ -10,5 +10,6 @@ const port = parentPort;
 if (port === null) throw new Error('prepare-worker.ts runs as a worker thread');
 port.on('message', (m: { id: number; height: number; raw: Uint8Array }) => {
   const { msg, transfer } = prepareMessage(m.raw, m.height);
-  port.postMessage({ id: m.id, msg }, transfer);
+  const buffer = m.raw.buffer as ArrayBuffer;
+  port.postMessage({ id: m.id, msg, buffer }, [...transfer, buffer]);
 });
