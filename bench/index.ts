@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/index.ts [--rounds N] [--durability full|os|both] [--only genesis|modern]
  *                                    [--modes block,all,2,all-unsorted,<n: batches of n>,pipe,pipe<n>]
+ *                                    [--min-bytes N: the preparer's minBytes]
  *
  * Chains: mainnet 0-599 from the blk files (an index from genesis), and 840002-840007 (an index
  * started at 840002, so most inputs spend outputs it does not hold and become `extspends` rows).
@@ -234,7 +235,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 
-const preparer = new BlockPreparer();
+const minBytes = arg('--min-bytes');
+const preparer = new BlockPreparer(minBytes === undefined ? {} : { minBytes: Number(minBytes) });
 const chains: Chain[] = [];
 if (only !== 'modern') chains.push(genesisChain());
 if (only !== 'genesis') chains.push(modernChain());

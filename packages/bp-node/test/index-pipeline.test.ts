@@ -160,6 +160,33 @@ describe('index: pipelined catch-up equals block by block', () => {
   });
 });
 
+describe('index: the preparing worker lost', () => {
+  it('blocks it had and all after are prepared on the calling thread, to the same dump', async () => {
+    const blocks = MODERN.map((height) => ({ raw: modernBlock(height), height }));
+    const want = await perBlock(blocks);
+    const p = new BlockPreparer({ minBytes: 0, ahead: 6 });
+    try {
+      const got = await withIndex(async (ix) => {
+        const first = await ix.connectBlocksPrepared(blocks.slice(0, 2), p);
+        for (const b of blocks.slice(2)) p.push(b.raw, b.height);
+        // As if it crashed with four blocks posted to it.
+        await (p as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+        assert.match(p.lostReason ?? '', /exited/);
+        const b = ix.batch();
+        while (p.size > 0) {
+          const x = await p.take();
+          b.addPrepared(x.raw, x.height, x.prepared);
+        }
+        b.commit();
+        return { n: first.length, hash: ix.dumpHash() };
+      });
+      assert.deepEqual(got, { n: 2, hash: want });
+    } finally {
+      await p.close();
+    }
+  });
+});
+
 describe('sync: catch-up through the worker', () => {
   it('indexes 0-599 through the worker to the same dump; a corrupt block is refused as without it', async () => {
     const blocks = mainnet600();

@@ -31,8 +31,8 @@ export interface PreparerOptions {
 interface Queued {
   raw: Uint8Array;
   height: number;
-  /** null: prepare at take(), on this thread. */
-  prepared: Promise<Prepared> | null;
+  /** null, or settled null: prepare at take(), on this thread. */
+  prepared: Promise<Prepared | null> | null;
 }
 
 /** tsx's loader is not inherited by workers: the worker registers it, then loads its module. */
@@ -47,7 +47,9 @@ export class BlockPreparer {
   private worker: Worker | null = null;
   private nextId = 0;
   /** Blocks posted to the worker and not answered: their bytes and how to settle them. */
-  private readonly waiting = new Map<number, { raw: Uint8Array; settle: (p: Prepared) => void }>();
+  private readonly waiting = new Map<number, { raw: Uint8Array; settle: (p: Prepared | null) => void }>();
+  /** Why the worker ended on its own, if it did: blocks are then prepared on this thread. */
+  private lostWhy: string | null = null;
   private readonly queue: Queued[] = [];
   private head = 0;
   private queuedBytes = 0;
@@ -74,12 +76,15 @@ export class BlockPreparer {
   /** Queues the block at `height`; a big one goes to the worker at once. */
   push(raw: Uint8Array, height: number): void {
     if (this.closed) throw new Error('the block preparer is closed');
-    const prepared = raw.length >= this.minBytes ? this.post(raw, height) : null;
+    const prepared = raw.length >= this.minBytes && this.lostWhy === null ? this.post(raw, height) : null;
     this.queue.push({ raw, height, prepared });
     this.queuedBytes += raw.length;
   }
 
-  /** The oldest block pushed, prepared (a rejection is in the result, not thrown). */
+  /**
+   * The oldest block pushed, prepared (a rejection is in the result, not thrown). Add it before
+   * the next take(): a block prepared on this thread shares the layout's scratch arrays.
+   */
   async take(): Promise<{ raw: Uint8Array; height: number; prepared: Prepared }> {
     if (this.size === 0) throw new Error('no block queued');
     const q = this.queue[this.head];
@@ -89,7 +94,7 @@ export class BlockPreparer {
       this.head = 0;
     }
     this.queuedBytes -= q.raw.length;
-    const prepared = q.prepared === null ? tryPrepare(q.raw, q.height) : await q.prepared;
+    const prepared = (q.prepared === null ? null : await q.prepared) ?? tryPrepare(q.raw, q.height);
     return { raw: q.raw, height: q.height, prepared };
   }
 
@@ -115,7 +120,7 @@ export class BlockPreparer {
     if (w !== null) await w.terminate();
   }
 
-  private post(raw: Uint8Array, height: number): Promise<Prepared> {
+  private post(raw: Uint8Array, height: number): Promise<Prepared | null> {
     this.worker ??= this.start();
     const w = this.worker;
     const id = this.nextId++;
@@ -156,11 +161,21 @@ export class BlockPreparer {
     return w;
   }
 
-  /** The worker is gone: what it had settles as failed; the next block starts another. */
+  /**
+   * The worker ended on its own (it failed to start, or crashed): the blocks it had and all
+   * after them are prepared on this thread, slower but the same.
+   */
   private lost(w: Worker, why: string): void {
     if (this.worker !== w) return;
     this.worker = null;
-    this.fail(why);
+    this.lostWhy = why;
+    for (const x of this.waiting.values()) x.settle(null);
+    this.waiting.clear();
+  }
+
+  /** Why the worker ended before close(), null while it has not (the Syncer logs it). */
+  get lostReason(): string | null {
+    return this.lostWhy;
   }
 
   private fail(why: string): void {

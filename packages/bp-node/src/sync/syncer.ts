@@ -350,6 +350,11 @@ export class Syncer extends EventEmitter {
         }
       }
       if (noSync) this.index.setDurability('full');
+      if (preparer?.lostReason) {
+        this.log.warn('block preparing worker lost; prepared on the main thread', {
+          err: preparer.lostReason,
+        });
+      }
       await preparer?.close();
     }
     if (this.stopping) return false;
