@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { modernBlock } from '../../../test/support/fixtures.ts';
@@ -184,6 +185,29 @@ describe('index: the preparing worker lost', () => {
     } finally {
       await p.close();
     }
+  });
+});
+
+describe('index: the preparing worker and process exit', () => {
+  it('an idle worker does not hold the process open, even unclosed; one with work does until done', () => {
+    const pipeline = new URL('../src/index/pipeline.ts', import.meta.url).href;
+    const fixtures = new URL('../../../test/support/fixtures.ts', import.meta.url).href;
+    const code = `
+      import { BlockPreparer } from ${JSON.stringify(pipeline)};
+      import { modernBlock } from ${JSON.stringify(fixtures)};
+      const p = new BlockPreparer({ minBytes: 0 });
+      p.push(modernBlock(840002), 840002);
+      p.push(modernBlock(840003), 840003);
+      // Nothing but the worker keeps the event loop alive while these are awaited.
+      for (let i = 0; i < 2; i++) console.log(Object.keys((await p.take()).prepared)[0]);
+    `;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      timeout: 60_000,
+      encoding: 'utf8',
+    });
+    assert.equal(r.signal, null, 'exited by itself');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'ok\nok\n');
   });
 });
 
