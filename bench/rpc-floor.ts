@@ -9,11 +9,12 @@
  * zeromq.js copies frames of up to 128 bytes and sends/receives larger ones zero-copy (a napi
  * reference released through a uv_async hop on send, an external Buffer with a finalizer on
  * receive): `bytes` above 128 measures that path.
+ * `zmtp`: the bus's own ZMTP 3.1 over Node's Unix sockets (src/transport/zmtp.ts), no libzmq.
  * `net` (not a bus transport, not ZeroMQ): the same echo as length-prefixed frames over Node's
  * own Unix socket, written and read on the main thread, i.e. what a request costs without
  * libzmq's hand-over to its I/O thread (the next step docs/performance.md names).
  * Run: node --import tsx bench/rpc-floor.ts [depth=4] [seconds=4] [bytes=60]
- *      TRANSPORTS=native,zeromq.js,net (the default) or any subset.
+ *      TRANSPORTS=zeromq.js,native,zmtp,net (the default) or any subset.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,8 +23,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { NativeSocket, nativeTransport } from '../packages/bus/src/transport/native.ts';
+import type { MessageSocket, SocketType } from '../packages/bus/src/transport/socket.ts';
+import { ZmtpSocket } from '../packages/bus/src/transport/zmtp.ts';
 
-type Transport = 'zeromq.js' | 'native' | 'net';
+type Transport = 'zeromq.js' | 'native' | 'zmtp' | 'net';
+
+/** The bus's own MessageSocket transports: the native addon over libzmq, and zmtp (no libzmq). */
+function socketOf(transport: Transport, type: SocketType): MessageSocket {
+  return transport === 'zmtp' ? new ZmtpSocket({ type }) : new NativeSocket({ type });
+}
 
 function report(c0: NodeJS.CpuUsage | undefined, n: number): string {
   const cu = process.cpuUsage(c0);
@@ -55,8 +63,8 @@ async function zmqjsServer(ep: string): Promise<void> {
   }
 }
 
-async function nativeServer(ep: string): Promise<void> {
-  const s = new NativeSocket({ type: 'router' });
+async function socketServer(transport: Transport, ep: string): Promise<void> {
+  const s = socketOf(transport, 'router');
   let c0: NodeJS.CpuUsage | undefined;
   let n = 0;
   s.onMessage = (m) => {
@@ -97,15 +105,22 @@ async function zmqjsClients(ep: string, nc: number, depth: number, secs: number,
   process.exit(0);
 }
 
-async function nativeClients(ep: string, nc: number, depth: number, secs: number, bytes: number) {
+async function socketClients(
+  transport: Transport,
+  ep: string,
+  nc: number,
+  depth: number,
+  secs: number,
+  bytes: number,
+) {
   const payload = Buffer.alloc(bytes);
   let n = 0;
   let end = 0;
   let live = nc;
-  const socks: NativeSocket[] = [];
+  const socks: MessageSocket[] = [];
   const finished = new Promise<void>((resolve) => {
     for (let i = 0; i < nc; i++) {
-      const d = new NativeSocket({ type: 'dealer' });
+      const d = socketOf(transport, 'dealer');
       d.onMessage = () => {
         n++;
         if (Date.now() > end) {
@@ -220,17 +235,18 @@ const mode = process.argv[2];
 if (mode === 'server') {
   const [transport, ep] = process.argv.slice(3);
   if (transport === 'net') await netServer(ep);
-  else await (transport === 'native' ? nativeServer(ep) : zmqjsServer(ep));
+  else await (transport === 'zeromq.js' ? zmqjsServer(ep) : socketServer(transport as Transport, ep));
 } else if (mode === 'client') {
   const [transport, ep, ncS, depthS, secsS, bytesS] = process.argv.slice(3);
   const args = [ep, Number(ncS), Number(depthS), Number(secsS), Number(bytesS)] as const;
   if (transport === 'net') await netClients(...args);
-  else await (transport === 'native' ? nativeClients(...args) : zmqjsClients(...args));
+  else if (transport === 'zeromq.js') await zmqjsClients(...args);
+  else await socketClients(transport as Transport, ...args);
 } else {
   const depth = Number(process.argv[2] ?? 4);
   const secs = Number(process.argv[3] ?? 4);
   const bytes = Number(process.argv[4] ?? 60);
-  const transports = (process.env.TRANSPORTS ?? 'zeromq.js,native,net').split(',') as Transport[];
+  const transports = (process.env.TRANSPORTS ?? 'zeromq.js,native,zmtp,net').split(',') as Transport[];
   if (transports.includes('native') && !nativeTransport.available) {
     console.error(`native transport not built: ${nativeTransport.why}`);
     process.exit(1);
@@ -273,6 +289,17 @@ if (mode === 'server') {
   const a = results.get('native');
   const b = results.get('zeromq.js');
   const c = results.get('net');
+  const z = results.get('zmtp');
+  if (a && z) {
+    console.log(
+      `zmtp / native: round trips/s x${(z.rate / a.rate).toFixed(2)}; CPU per round trip (server + clients) x${((a.server + a.clients) / (z.server + z.clients)).toFixed(2)} less`,
+    );
+  }
+  if (z && c) {
+    console.log(
+      `net (length-prefixed, no ZMTP) / zmtp: round trips/s x${(c.rate / z.rate).toFixed(2)}; CPU per round trip x${((z.server + z.clients) / (c.server + c.clients)).toFixed(2)} less`,
+    );
+  }
   if (a && c) {
     console.log(
       `net (no ZeroMQ) / native: round trips/s x${(c.rate / a.rate).toFixed(2)}; CPU per round trip (server + clients) x${((a.server + a.clients) / (c.server + c.clients)).toFixed(2)} less`,

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
 import { NativeSocket, nativeTransport } from '../src/transport/native.ts';
-import { transportName } from '../src/transport/open.ts';
+import { ipcTransport, libzmqTransport } from '../src/transport/open.ts';
 import { makeTempDir, removeDir, until } from './helpers.ts';
 
 /** got is 0, 1, ..., n - 1. */
@@ -34,9 +34,11 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
   it('loaded the libzmq zeromq.js ships', () => {
     assert.ok(nativeTransport.available, nativeTransport.available ? '' : nativeTransport.why);
     assert.match(nativeTransport.libzmq, /^4\.\d+\.\d+ /);
-    // ... and the bus runs on it unless told otherwise
+    // ... and the bus's libzmq sockets run on it unless told otherwise (ipc ones on zmtp)
     const forced = process.env.LNPBP_BUS_TRANSPORT;
-    assert.equal(transportName(), forced === 'zeromq.js' || forced === 'zeromq' ? 'zeromq.js' : 'native');
+    const zeromqjs = forced === 'zeromq.js' || forced === 'zeromq';
+    assert.equal(libzmqTransport(), zeromqjs ? 'zeromq.js' : 'native');
+    assert.equal(ipcTransport(), zeromqjs ? 'zeromq.js' : forced === 'native' ? 'native' : 'zmtp');
   });
 
   it('echoes between native ROUTER and native DEALER, in order, ipc and tcp', async () => {

@@ -1,5 +1,5 @@
 import type { Logger } from '../daemon/log.ts';
-import { openSocket, type TransportName, transportName } from '../transport/open.ts';
+import { type LibzmqTransport, libzmqTransport, openSocket } from '../transport/open.ts';
 import type { MessageSocket } from '../transport/socket.ts';
 import { z85Encode } from './z85.ts';
 
@@ -37,7 +37,7 @@ interface Handler {
   /** Domains registered through this handler. */
   domains: Set<string>;
 }
-const handlers = new Map<TransportName, Handler>();
+const handlers = new Map<LibzmqTransport, Handler>();
 const domains = new Map<string, ZapPolicy & { stats: ZapStats }>();
 let nextDomain = 1;
 
@@ -48,14 +48,14 @@ let nextDomain = 1;
  */
 export async function registerZapDomain(
   policy: ZapPolicy,
-  transport: TransportName = transportName(),
+  transport: LibzmqTransport = libzmqTransport(),
 ): Promise<{ domain: string; stats: ZapStats; release: () => void }> {
   const domain = `lnpbp-bus-${process.pid}-${nextDomain++}`;
   const stats: ZapStats = { allowed: 0, refused: 0 };
   domains.set(domain, { ...policy, stats });
   let h = handlers.get(transport);
   if (!h) {
-    const s = openSocket({ type: 'router', linger: 0 }, transport);
+    const s = openSocket({ type: 'router', linger: 0 }, [ZAP_ENDPOINT], transport);
     s.onMessage = (frames) => answer(s, frames);
     const handler: Handler = { socket: s, ready: Promise.resolve(), serving: false, domains: new Set() };
     handler.ready = (async () => {
@@ -137,6 +137,6 @@ function answer(s: MessageSocket, frames: Buffer[]): void {
 }
 
 /** For tests: is the handler running? */
-export function zapRunning(transport: TransportName = transportName()): boolean {
+export function zapRunning(transport: LibzmqTransport = libzmqTransport()): boolean {
   return handlers.get(transport)?.serving === true;
 }

@@ -189,12 +189,15 @@ export class RpcClient<D extends MessageTable> {
           curveSecretKey: options.curve.keyPair.secretKey,
         }
       : {};
-    const socket = openSocket({
-      type: 'dealer',
-      linger: 0,
-      maxMessageSize: options.maxFrameSize ?? 64 << 20,
-      ...curve,
-    });
+    const socket = openSocket(
+      {
+        type: 'dealer',
+        linger: 0,
+        maxMessageSize: options.maxFrameSize ?? 64 << 20,
+        ...curve,
+      },
+      [ep.url],
+    );
     this.socket = socket;
     socket.onMessage = (frames) => this.onMessage(frames);
     // Only a Curve client can be refused; a plain one runs no monitor.

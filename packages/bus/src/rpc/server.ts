@@ -17,7 +17,7 @@ import {
   UnknownTypeError,
   type WireMessage,
 } from '../schema/messages.ts';
-import { openSocket, transportName } from '../transport/open.ts';
+import { openSocket, type TransportName, transportFor } from '../transport/open.ts';
 import type { MessageSocket, SocketOptions } from '../transport/socket.ts';
 import {
   BATCH_TYPE,
@@ -186,6 +186,7 @@ interface Listener {
   readonly batch: FrameWriter;
   readonly single: FrameWriter;
   readonly endpoints: Endpoint[];
+  readonly transport: TransportName;
   bound: string[];
   release?: () => void;
 }
@@ -255,9 +256,14 @@ export class RpcServer<D extends MessageTable> {
     }
     const hard = this.options.hardFrameSize ?? this.maxFrameSize * 4;
     try {
-      if (plain.length > 0) {
-        this.listeners.push(this.listener({ type: 'router', maxMessageSize: hard, linger: 0 }, plain));
+      // ipc endpoints go on the zmtp transport (unless told otherwise), inproc on libzmq's.
+      const plainOptions: SocketOptions = { type: 'router', maxMessageSize: hard, linger: 0 };
+      const byTransport = new Map<TransportName, Endpoint[]>();
+      for (const ep of plain) {
+        const t = transportFor([ep.url], plainOptions);
+        byTransport.set(t, [...(byTransport.get(t) ?? []), ep]);
       }
+      for (const group of byTransport.values()) this.listeners.push(this.listener(plainOptions, group));
       if (networked.length > 0) {
         const curve = this.options.curve!;
         const allow = allowFunction(curve.allow);
@@ -288,13 +294,22 @@ export class RpcServer<D extends MessageTable> {
     this.log.info('rpc listening', {
       service: this.options.schema.service,
       endpoints: this.endpoints,
-      transport: transportName(),
+      transport: [...new Set(this.listeners.map((l) => l.transport))].join(','),
     });
   }
 
   private listener(options: SocketOptions, endpoints: Endpoint[]): Listener {
-    const socket = openSocket(options);
-    const l: Listener = { socket, batch: new FrameWriter(), single: new FrameWriter(), endpoints, bound: [] };
+    const urls = endpoints.map((e) => e.url);
+    const transport = transportFor(urls, options);
+    const socket = openSocket(options, urls, transport);
+    const l: Listener = {
+      socket,
+      batch: new FrameWriter(),
+      single: new FrameWriter(),
+      endpoints,
+      transport,
+      bound: [],
+    };
     socket.onMessage = (frames) => {
       try {
         this.onMessage(l, frames);
