@@ -51,11 +51,13 @@ function summary(r: ConnectResult) {
     h: r.height,
     hash: toHex(r.hash),
     size: r.size,
+    txCount: r.txCount,
     i: r.inputs,
     o: r.outputs,
     v: [...r.prevValues],
     s: r.prevScripts.map((x) => (x ? toHex(x) : '')),
     txids: r.block.txs.map((t) => toHex(t.txid())),
+    txCountIsParsed: r.txCount === r.block.txs.length,
     wtxids: r.block.txs.map((t) => toHex(t.wtxid())),
     outs: r.block.txs.reduce((n, t) => n + t.outputs.length, 0),
   };

@@ -246,7 +246,8 @@ export class Pusher extends EventEmitter {
   }
 
   blockConnected(r: ConnectResult): void {
-    const { height, hash, block } = r;
+    // Not r.block: a block a worker prepared is parsed only if a watch needs its txs.
+    const { height, hash } = r;
     // Before the block's own matches, which carry the double spends.
     if (this.conflicts.length > 0) this.withdrawConflicts({ height, hash });
     const hi = onchainHi(height, blockChecksum(hash));
@@ -255,7 +256,7 @@ export class Pusher extends EventEmitter {
       height,
       hash,
       shortId: shortIdFromParts(hi, 0),
-      txCount: block.txs.length,
+      txCount: r.txCount,
     });
     const w = this.watches;
     const b = this.batch;

@@ -694,6 +694,7 @@ function connectResult(raw: Uint8Array, p: PreparedBlock, height: number, r: Res
     height,
     hash: p.hash,
     size: raw.length,
+    txCount: p.layout.txCount,
     get block(): Block {
       block ??= parsedBlock(raw, txids, wtxids);
       return block;

@@ -15,6 +15,7 @@ export interface ConnectResult {
   readonly block: Block;
   /** The block's size in bytes. */
   size: number;
+  txCount: number;
   inputs: number;
   outputs: number;
   /**
