@@ -5,9 +5,11 @@
  * events, bind errors, and closing with messages queued.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
 import { NativeSocket, nativeTransport } from '../src/transport/native.ts';
@@ -173,6 +175,22 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
     await until(() => got === total);
     await w.terminate();
     server.close();
+  });
+
+  it('loses nothing while signals interrupt its sends and reads (EINTR is retried)', {
+    timeout: 90_000,
+  }, () => {
+    // Every libzmq call starts by processing commands, which polls the mailbox; a signal there
+    // gives EINTR (the profiler's SIGPROF lost requests this way). The storm runs in a child
+    // process of its own: in this file's process it once ended the process in CI.
+    const child = fileURLToPath(new URL('./signal-flood-child.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', child, ipc()], {
+      encoding: 'utf8',
+      timeout: 80_000,
+    });
+    assert.equal(r.signal, null, `child ended by ${r.signal}: ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.trim()), { got: 30_000, inOrder: true, errors: [] });
   });
 
   it('queues sends at the high-water mark and sends them, in order, once a peer reads', async () => {
