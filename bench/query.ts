@@ -17,6 +17,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseBlock } from '@lnpbp/bitcoin/block/parse';
 import { fromHex, toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
@@ -37,6 +38,11 @@ function body(q: Query) {
   return ['history', { scriptHash: fromHex(q.sh), limit: 10 }] as const;
 }
 
+/** An event-loop delay histogram's p99/max in ms. */
+function loopMs(h: IntervalHistogram): string {
+  return `${(h.percentile(99) / 1e6).toFixed(1)}/${(h.max / 1e6).toFixed(1)}`;
+}
+
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
@@ -50,9 +56,14 @@ if (mode === 'serve') {
   });
   process.stdout.write('READY\n');
   // "cpu" on stdin: this process's CPU time so far (all its threads: zeromq's I/O thread too).
+  // ... and how late its event loop ran since the last ask (p99 and max, ms): a stalled server
+  // loop shows here, a stalled client in the clients' figure.
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   process.stdin.on('data', () => {
     const c = process.cpuUsage();
-    process.stdout.write(`CPU ${c.user + c.system}\n`);
+    process.stdout.write(`CPU ${c.user + c.system} LOOP ${loopMs(loop)}\n`);
+    loop.reset();
   });
   process.on('SIGTERM', () => {
     // Exit even if replies to clients that already left cannot drain.
@@ -81,6 +92,8 @@ if (mode === 'serve') {
   );
   process.stdout.write('READY\n');
   await new Promise<void>((r) => process.stdin.once('data', () => r()));
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   let qi = Math.floor(Math.random() * bodies.length);
   const send = (c: RpcClient<typeof bpdMessages.table>) => {
     const [name, b] = bodies[qi++ % bodies.length];
@@ -177,7 +190,7 @@ if (mode === 'serve') {
   const cpu = process.cpuUsage(cpu0);
   for (const c of clients) c.close();
   process.stdout.write(
-    `${JSON.stringify({ count: lat.length, all, errors, secs, cpuUs: cpu.user + cpu.system, batches: clients.reduce((a, c) => a + c.stats.batches, 0), lat: lat.map((x) => Math.round(x * 1000)), latSent: latSent.map((x) => Math.round(x * 1000)) })}\n`,
+    `${JSON.stringify({ count: lat.length, all, errors, secs, cpuUs: cpu.user + cpu.system, batches: clients.reduce((a, c) => a + c.stats.batches, 0), loop: loopMs(loop), lat: lat.map((x) => Math.round(x * 1000)), latSent: latSent.map((x) => Math.round(x * 1000)) })}\n`,
     // Exit once the pipe took it all (a large write to a pipe is asynchronous).
     () => process.exit(0),
   );
@@ -273,6 +286,7 @@ if (mode === 'serve') {
       ),
     );
     await Promise.all(serverProcs.map(ready));
+    let serverLoop = '';
     const serverCpu = async () => {
       let sum = 0;
       for (const p of serverProcs) sum += await cpuOf(p);
@@ -283,9 +297,10 @@ if (mode === 'serve') {
         let buf = '';
         const on = (d: Buffer) => {
           buf += d.toString();
-          const m = /CPU (\d+)/.exec(buf);
+          const m = /CPU (\d+) LOOP (\S+)\n/.exec(buf);
           if (m) {
             server.stdout!.off('data', on);
+            serverLoop = m[2];
             resolve(Number(m[1]));
           }
         };
@@ -334,7 +349,7 @@ if (mode === 'serve') {
           : `\n  from the actual send: p50 ${(pct(sentLat, 50) / 1000).toFixed(2)} ms, p99 ${(pct(sentLat, 99) / 1000).toFixed(2)} ms, p99.9 ${(pct(sentLat, 99.9) / 1000).toFixed(2)} ms, under 1 ms ${((100 * sentLat.filter((x) => x < 1000).length) / sentLat.length).toFixed(1)} %`;
       console.log(
         `${label}: ${Math.round(qps)} q/s, p50 ${ms(50)} ms, p99 ${ms(99)} ms, p99.9 ${ms(99.9)} ms, max ${ms(100)} ms, under 1 ms ${(100 * under1ms).toFixed(1)} %, errors ${errors} (${CLIENTS} clients in ${procs} processes, ${rateTotal === 0 ? `${d} in flight each` : 'open loop'}, ${batches} batch frames; ${servers} server process(es))\n` +
-          `  CPU per query: server ${(serverUs / answered).toFixed(1)} µs, clients ${(clientUs / count).toFixed(1)} µs${fromSend}`,
+          `  CPU per query: server ${(serverUs / answered).toFixed(1)} µs, clients ${(clientUs / count).toFixed(1)} µs; event-loop delay p99/max (ms): server ${serverLoop}, clients ${res.map((r) => r.loop).join(' ')}${fromSend}`,
       );
       return qps;
     };

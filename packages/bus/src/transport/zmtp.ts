@@ -493,7 +493,7 @@ export class ZmtpSocket implements MessageSocket {
     this.dirty.push(c);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.writeDirty());
+    process.nextTick(() => this.writeDirty());
   }
 
   private writeDirty(): void {
