@@ -295,6 +295,8 @@ export class ZmtpSocket implements MessageSocket {
   /** ROUTER: ready peers by routing id (latin1). */
   private readonly peers = new Map<string, Connection>();
   private readonly conns = new Set<Connection>();
+  /** ROUTER: peers by the routing-id Buffer handed out with their messages. */
+  private readonly byIdBuffer = new WeakMap<object, Connection>();
   private nextRoutingId = (Math.random() * 0x1_0000_0000) >>> 0;
   private dirty: Connection[] = [];
   private flushScheduled = false;
@@ -414,6 +416,7 @@ export class ZmtpSocket implements MessageSocket {
       this.nextRoutingId = (this.nextRoutingId + 1) >>> 0;
     }
     c.routingId = id;
+    this.byIdBuffer.set(id, c);
     c.key = id.toString('latin1');
     this.peers.set(c.key, c);
   }
@@ -464,9 +467,13 @@ export class ZmtpSocket implements MessageSocket {
 
   private route(frames: readonly Frame[]): QueuedSend {
     const id = frames[0];
-    const key = typeof id === 'string' ? Buffer.from(id).toString('latin1') : toBuffer(id).toString('latin1');
-    const c = this.peers.get(key);
-    if (!c || c.state !== 'ready' || c.pending > ROUTER_PENDING_MAX) {
+    // A reply usually carries the very routing-id Buffer its request came with.
+    const c =
+      (typeof id !== 'string' && this.byIdBuffer.get(id)) ||
+      this.peers.get(
+        typeof id === 'string' ? Buffer.from(id).toString('latin1') : toBuffer(id).toString('latin1'),
+      );
+    if (c?.state !== 'ready' || c.pending > ROUTER_PENDING_MAX) {
       this.droppedSends++;
       return SENT;
     }
