@@ -17,7 +17,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseBlock } from '@lnpbp/bitcoin/block/parse';
 import { fromHex, toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { sha256 } from '@lnpbp/bitcoin/hash/index';
@@ -40,7 +40,21 @@ function body(q: Query) {
 
 /** An event-loop delay histogram's p99/max in ms. */
 function loopMs(h: IntervalHistogram): string {
-  return `${(h.percentile(99) / 1e6).toFixed(1)}/${(h.max / 1e6).toFixed(1)}`;
+  const g = `gc>1ms ${gc.over1}, max ${gc.max.toFixed(1)}`;
+  gc.over1 = 0;
+  gc.max = 0;
+  return `${(h.percentile(99) / 1e6).toFixed(1)}/${(h.max / 1e6).toFixed(1)} (${g})`;
+}
+
+/** GC pauses of this process since the last loopMs: how many over 1 ms, and the longest (ms). */
+const gc = { over1: 0, max: 0 };
+if (mode === 'serve' || mode === 'client') {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration > 1) gc.over1++;
+      if (e.duration > gc.max) gc.max = e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
 }
 
 function pct(sorted: number[], p: number): number {
@@ -297,7 +311,7 @@ if (mode === 'serve') {
         let buf = '';
         const on = (d: Buffer) => {
           buf += d.toString();
-          const m = /CPU (\d+) LOOP (\S+)\n/.exec(buf);
+          const m = /CPU (\d+) LOOP ([^\n]+)\n/.exec(buf);
           if (m) {
             server.stdout!.off('data', on);
             serverLoop = m[2];
@@ -349,7 +363,7 @@ if (mode === 'serve') {
           : `\n  from the actual send: p50 ${(pct(sentLat, 50) / 1000).toFixed(2)} ms, p99 ${(pct(sentLat, 99) / 1000).toFixed(2)} ms, p99.9 ${(pct(sentLat, 99.9) / 1000).toFixed(2)} ms, under 1 ms ${((100 * sentLat.filter((x) => x < 1000).length) / sentLat.length).toFixed(1)} %`;
       console.log(
         `${label}: ${Math.round(qps)} q/s, p50 ${ms(50)} ms, p99 ${ms(99)} ms, p99.9 ${ms(99.9)} ms, max ${ms(100)} ms, under 1 ms ${(100 * under1ms).toFixed(1)} %, errors ${errors} (${CLIENTS} clients in ${procs} processes, ${rateTotal === 0 ? `${d} in flight each` : 'open loop'}, ${batches} batch frames; ${servers} server process(es))\n` +
-          `  CPU per query: server ${(serverUs / answered).toFixed(1)} µs, clients ${(clientUs / count).toFixed(1)} µs; event-loop delay p99/max (ms): server ${serverLoop}, clients ${res.map((r) => r.loop).join(' ')}${fromSend}`,
+          `  CPU per query: server ${(serverUs / answered).toFixed(1)} µs, clients ${(clientUs / count).toFixed(1)} µs; event-loop delay p99/max (ms): server ${serverLoop}, clients ${res.map((r) => r.loop).join(', ')}${fromSend}`,
       );
       return qps;
     };
