@@ -122,7 +122,6 @@ class Connection {
       const n = Math.min(GREETING_SIZE - this.greetFill, chunk.length);
       chunk.copy(this.greet, this.greetFill, 0, n);
       this.greetFill += n;
-      // The signature and major version tell a non-ZMTP-3 peer early.
       // A stranger (an HTTP client, a typo'd path) is told apart by its first byte.
       if (this.greet[0] !== 0xff) throw new ZmtpError('greeting', 'not a ZMTP 3 greeting (bad signature)');
       if (this.greetFill < GREETING_SIZE) return;
