@@ -40,18 +40,27 @@ function body(q: Query) {
 
 /** An event-loop delay histogram's p99/max in ms. */
 function loopMs(h: IntervalHistogram): string {
-  const g = `gc>1ms ${gc.over1}, max ${gc.max.toFixed(1)}`;
+  const kinds = [...gc.kinds].map(([k, n]) => `${k} ${n}`).join(' ');
+  const g = `gc>1ms ${gc.over1}${kinds ? ` [${kinds}]` : ''}, max ${gc.max.toFixed(1)}`;
   gc.over1 = 0;
   gc.max = 0;
+  gc.kinds.clear();
   return `${(h.percentile(99) / 1e6).toFixed(1)}/${(h.max / 1e6).toFixed(1)} (${g})`;
 }
 
-/** GC pauses of this process since the last loopMs: how many over 1 ms, and the longest (ms). */
-const gc = { over1: 0, max: 0 };
+/** GC pauses of this process since the last loopMs: how many over 1 ms (by kind), and the longest (ms). */
+const gc = { over1: 0, max: 0, kinds: new Map<string, number>() };
+// perf_hooks.constants.NODE_PERFORMANCE_GC_*
+const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 if (mode === 'serve' || mode === 'client') {
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      if (e.duration > 1) gc.over1++;
+      if (e.duration > 1) {
+        gc.over1++;
+        const kind =
+          GC_KINDS[(e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
+        gc.kinds.set(kind, (gc.kinds.get(kind) ?? 0) + 1);
+      }
       if (e.duration > gc.max) gc.max = e.duration;
     }
   }).observe({ entryTypes: ['gc'] });
