@@ -57,8 +57,7 @@ if (mode === 'serve' || mode === 'client') {
     for (const e of list.getEntries()) {
       if (e.duration > 1) {
         gc.over1++;
-        const kind =
-          GC_KINDS[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
+        const kind = GC_KINDS[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
         gc.kinds.set(kind, (gc.kinds.get(kind) ?? 0) + 1);
       }
       if (e.duration > gc.max) gc.max = e.duration;
