@@ -7,7 +7,14 @@
  */
 import 'zeromq';
 import { createRequire } from 'node:module';
-import type { Frame, MessageSocket, QueuedSend, SocketEvent, SocketOptions } from './socket.ts';
+import {
+  deliverMessage,
+  type Frame,
+  type MessageSocket,
+  type QueuedSend,
+  type SocketEvent,
+  type SocketOptions,
+} from './socket.ts';
 
 type Handle = object;
 
@@ -191,14 +198,7 @@ export class NativeSocket implements MessageSocket {
       const message = frames;
       frames = [];
       if (this.isClosed) return;
-      try {
-        this.onMessage(message);
-      } catch (e) {
-        // The bus's handlers catch their own faults; anything here is a bug: surface it.
-        process.nextTick(() => {
-          throw e;
-        });
-      }
+      deliverMessage(this, message);
     }
     this.partial = frames;
   }

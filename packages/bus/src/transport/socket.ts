@@ -75,3 +75,18 @@ export interface QueuedSend {
   /** Set once handed to ZeroMQ. */
   sent?: boolean;
 }
+
+/**
+ * Calls a socket's onMessage. The bus's handlers catch their own faults, so anything thrown here
+ * is a bug: it is thrown again outside the socket's read loop, where it surfaces, instead of
+ * ending the loop.
+ */
+export function deliverMessage(socket: MessageSocket, frames: Buffer[]): void {
+  try {
+    socket.onMessage(frames);
+  } catch (e) {
+    process.nextTick(() => {
+      throw e;
+    });
+  }
+}

@@ -16,7 +16,14 @@
  */
 import { unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { Frame, MessageSocket, QueuedSend, SocketEvent, SocketOptions } from './socket.ts';
+import {
+  deliverMessage,
+  type Frame,
+  type MessageSocket,
+  type QueuedSend,
+  type SocketEvent,
+  type SocketOptions,
+} from './socket.ts';
 import {
   command,
   FLAG_COMMAND,
@@ -212,7 +219,7 @@ class Connection {
 
   fail(e: unknown): void {
     if (this.state === 'closed') return;
-    this.owner.protocolError(this, e);
+    this.owner.protocolError(e);
     this.sock.destroy();
     this.closed();
   }
@@ -435,23 +442,14 @@ export class ZmtpSocket implements MessageSocket {
   }
 
   /** @internal */
-  protocolError(c: Connection, e: unknown): void {
+  protocolError(e: unknown): void {
     this.protocolErrors++;
     if (!(e instanceof ZmtpError)) this.onError?.(e, 'receive');
-    void c;
   }
 
   /** @internal A whole message from a peer. */
   deliver(frames: Buffer[]): void {
-    if (this.isClosed) return;
-    try {
-      this.onMessage(frames);
-    } catch (e) {
-      // The bus's handlers catch their own faults; anything here is a bug: surface it.
-      process.nextTick(() => {
-        throw e;
-      });
-    }
+    if (!this.isClosed) deliverMessage(this, frames);
   }
 
   send(frames: readonly Frame[]): QueuedSend {
