@@ -41,20 +41,30 @@ function body(q: Query) {
 /** An event-loop delay histogram's p99/max in ms. */
 function loopMs(h: IntervalHistogram): string {
   const kinds = [...gc.kinds].map(([k, n]) => `${k} ${n}`).join(' ');
-  const g = `gc>1ms ${gc.over1}${kinds ? ` [${kinds}]` : ''}, max ${gc.max.toFixed(1)}`;
-  gc.over1 = 0;
-  gc.max = 0;
-  gc.kinds.clear();
+  const g = `gc ${gc.n} (${gc.ms.toFixed(0)} ms), >1ms ${gc.over1}${kinds ? ` [${kinds}]` : ''}, max ${gc.max.toFixed(1)}`;
+  resetGc();
   return `${(h.percentile(99) / 1e6).toFixed(1)}/${(h.max / 1e6).toFixed(1)} (${g})`;
 }
 
-/** GC pauses of this process since the last loopMs: how many over 1 ms (by kind), and the longest (ms). */
-const gc = { over1: 0, max: 0, kinds: new Map<string, number>() };
+/**
+ * GC pauses of this process since the last loopMs: how many and their total ms, how many over
+ * 1 ms (by kind), and the longest (ms).
+ */
+const gc = { n: 0, ms: 0, over1: 0, max: 0, kinds: new Map<string, number>() };
+function resetGc(): void {
+  gc.n = 0;
+  gc.ms = 0;
+  gc.over1 = 0;
+  gc.max = 0;
+  gc.kinds.clear();
+}
 // perf_hooks.constants.NODE_PERFORMANCE_GC_*
 const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 if (mode === 'serve' || mode === 'client') {
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
+      gc.n++;
+      gc.ms += e.duration;
       if (e.duration > 1) {
         gc.over1++;
         const kind = GC_KINDS[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
@@ -116,6 +126,8 @@ if (mode === 'serve') {
   await new Promise<void>((r) => process.stdin.once('data', () => r()));
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  // The set-up's collections (building the bodies, connecting) are not the run's.
+  resetGc();
   let qi = Math.floor(Math.random() * bodies.length);
   const send = (c: RpcClient<typeof bpdMessages.table>) => {
     const [name, b] = bodies[qi++ % bodies.length];
@@ -168,6 +180,8 @@ if (mode === 'serve') {
           // Counting starts here.
           cpu0 = process.cpuUsage();
           t0 = now;
+          loop.reset();
+          resetGc();
         }
         let soonest = Number.POSITIVE_INFINITY;
         for (let k = 0; k < n; k++) {
@@ -350,7 +364,11 @@ if (mode === 'serve') {
       const outs = kids.map(collect);
       const s0 = await serverCpu();
       for (const k of kids) k.stdin!.write('go\n');
-      const res = (await Promise.all(outs)).map((s) => JSON.parse(s.trim().split('\n').pop()!));
+      const raw = await Promise.all(outs);
+      // KEEP_OUTPUT=dir: each client process's whole stdout (e.g. with CLIENT_NODE_ARGS=--trace-gc-nvp).
+      if (process.env.KEEP_OUTPUT)
+        for (const [i, s] of raw.entries()) writeFileSync(join(process.env.KEEP_OUTPUT, `client${i}.out`), s);
+      const res = raw.map((s) => JSON.parse(s.trim().split('\n').pop()!));
       const serverUs = (await serverCpu()) - s0;
       const clientUs = res.reduce((a, r) => a + r.cpuUs, 0);
       const batches = res.reduce((a, r) => a + r.batches, 0);
