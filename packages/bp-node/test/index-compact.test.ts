@@ -313,7 +313,7 @@ describe('index: an index of another schema version', () => {
     for (const readOnly of [false, true]) {
       assert.throws(
         () => openIndex(p.dir, 'mainnet', { readOnly }),
-        /has schema version 2; this build reads 3/,
+        /has schema version 2; this build reads 4/,
       );
     }
     p.cleanup();

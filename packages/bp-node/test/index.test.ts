@@ -186,7 +186,7 @@ describe('index: disconnect and reconnect', () => {
     assert.equal(ix.base(), null);
     const lines: string[] = [];
     ix.dump((l) => lines.push(l));
-    assert.deepEqual(lines, ['meta fileEnd 0', 'meta network mainnet', 'meta version 3']);
+    assert.deepEqual(lines, ['meta fileEnd 0', 'meta network mainnet', 'meta version 4']);
     for (let h = 0; h < 200; h++) ix.connectBlock(blocks[h], h);
     assert.equal(ix.dumpHash(), h200);
     await ix.close();

@@ -9,7 +9,9 @@
  *   created and spent inside the batch never touches the UTXO table; inputs find the txs of
  *   earlier blocks of the batch without an LMDB read;
  * - the rows of the packed tables and the UTXO deletes are collected in typed arrays and
- *   written in key order at the commit (sorted inserts are cheaper in lmdb-js);
+ *   written in key order at the commit (sorted inserts are cheaper in lmdb-js); the rows of the
+ *   tables the batch does not read (`spends`, `extspends`, `history`) go as one sorted run per
+ *   table (runs.ts) when the batch holds more than one block;
  * - each block's `block | txids | undo` record is appended to blocks.dat as it comes; one
  *   fdatasync covers them all, before the commit that refers to them. A failed commit cuts the
  *   file back to where the batch began.
@@ -37,6 +39,7 @@ import type { PackedTable } from './packed.ts';
 import { PrefixTable } from './prefixtable.ts';
 import { type Prepared, type PreparedBlock, parsedBlock, tryPrepare } from './prepared.ts';
 import { RowBuffer } from './rowsort.ts';
+import { writeRun } from './runs.ts';
 import {
   EXT_TXID_PREFIX,
   EXTSPEND_ROW,
@@ -66,6 +69,12 @@ export function isUnspendable(script: Uint8Array): boolean {
 export interface BatchOptions {
   /** Write rows and UTXO deletes in key order (default true; false: in block order). */
   sortRows?: boolean;
+  /**
+   * Write `spends`, `extspends` and `history` as sorted runs (runs.ts) instead of level-0
+   * puts. Default: when the batch holds more than one block (a catch-up; a block at the tip
+   * keeps its few rows in level 0). Needs sortRows.
+   */
+  runs?: boolean;
 }
 
 /** Where an input's spent output was found: not in the index (an extspend) ... */
@@ -612,6 +621,8 @@ export class ConnectBatch {
       s.file.sync();
       s.env.transactionSync(() => this.write(), s.commitFlags);
     } catch (e) {
+      // meta `runs` may have been read inside the aborted transaction.
+      s.forgetPackedState();
       s.file.truncate(this.startOffset);
       this.close('aborted');
       throw e;
@@ -640,10 +651,17 @@ export class ConnectBatch {
       s.blocks.putSync(u32be(b.height), b.row, { append: true });
       s.hashes.putSync(b.hash, u32be(b.height));
     }
+    // txids stays in level 0: the next batch's inputs are resolved through it.
     putRows(s.txids, this.txRows, scratch.txid, sorted);
-    putRows(s.spends, this.spendRows, scratch.spend, sorted);
-    putRows(s.extspends, this.extRows, scratch.ext, sorted);
-    putRows(s.history, this.histRows, scratch.hist, sorted);
+    if (sorted && (this.opts.runs ?? this.pending.length > 1)) {
+      writeRun(s, s.spends, this.spendRows, this.spendRows.sortedOrder(), scratch.spend);
+      writeRun(s, s.extspends, this.extRows, this.extRows.sortedOrder(), scratch.ext);
+      writeRun(s, s.history, this.histRows, this.histRows.sortedOrder(), scratch.hist);
+    } else {
+      putRows(s.spends, this.spendRows, scratch.spend, sorted);
+      putRows(s.extspends, this.extRows, scratch.ext, sorted);
+      putRows(s.history, this.histRows, scratch.hist, sorted);
+    }
     const id = scratch.id;
     const dels = this.dels;
     const order = sorted ? dels.sortedOrder() : dels.pushedOrder();

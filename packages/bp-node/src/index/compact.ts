@@ -1,6 +1,6 @@
 /**
  * Compaction: rewrites the packed tables (txids, spends, extspends, history) from both levels
- * into fresh level-1 chunks written in key order with MDB_APPEND, so their pages are full and
+ * and every sorted run (runs.ts) into fresh level-1 chunks written in key order with MDB_APPEND, so their pages are full and
  * their rows prefix-stripped (packed.ts). One LMDB write transaction, flushed before it returns:
  * a crash at any instant leaves either the old tables or the new ones, never a mix, and what
  * the index answers (and its dump) is the same before and after.
@@ -18,7 +18,7 @@ export interface CompactResult {
   rows: Record<string, number>;
   /** Level-1 chunks written, per table. */
   chunks: Record<string, number>;
-  /** Rows that were in level 0 before. */
+  /** Rows that were in level 0 or in sorted runs before. */
   fromLevel0: number;
   ms: number;
 }
@@ -38,12 +38,19 @@ export function compactIndex(s: Store): CompactResult {
         const out = t.slots[target];
         out.clearSync();
         const w = new ChunkWriter(out, t.width);
-        for (const r of t.all()) w.add(r);
+        const m = t.merged();
+        try {
+          for (let r = m.next(); r !== null; r = m.next()) w.add(r);
+        } finally {
+          m.close();
+        }
         w.finish();
         rows[t.name] = w.count;
         chunks[t.name] = w.chunks;
         t.l0.clearSync();
         t.slots[slot].clearSync();
+        t.runsDb.clearSync();
+        if (t.hasRuns()) s.setRuns(t, []);
       }
       const state = new Uint8Array(1 + 8 * s.packedTables().length);
       state[0] = target;

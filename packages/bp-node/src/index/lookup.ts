@@ -95,7 +95,8 @@ export class RowLookup {
     if (prefix.length < L0_KEY) throw new RangeError('lookup prefix shorter than the level-0 key');
     const start = from ?? prefix;
     if (!startsWith(start, prefix)) throw new RangeError('lookup start outside its prefix');
-    if (inWriteTxn(t.l0)) return this.viaScan(prefix, start, exclusive, limit);
+    // Sorted runs (a batched catch-up's rows, runs.ts) are read by the general path.
+    if (inWriteTxn(t.l0) || t.hasRuns()) return this.viaScan(prefix, start, exclusive, limit);
     this.readL0(prefix, start, exclusive, limit);
     const l1 = t.liveLevel1();
     const a = this.a;
@@ -109,12 +110,13 @@ export class RowLookup {
 
   /**
    * `find` in one level only (0, or the live level 1: none when nothing is compacted), all rows
-   * under `prefix`. Null inside a write transaction, where only `find` reads.
+   * under `prefix`. Null inside a write transaction, where only `find` reads, and while the
+   * table has sorted runs.
    */
   findIn(level: 0 | 1, prefix: Uint8Array): number | null {
     const t = this.table;
     if (prefix.length < L0_KEY) throw new RangeError('lookup prefix shorter than the level-0 key');
-    if (inWriteTxn(t.l0)) return null;
+    if (inWriteTxn(t.l0) || t.hasRuns()) return null;
     const all = Number.POSITIVE_INFINITY;
     if (level === 0) {
       this.readL0(prefix, prefix, false, all);
@@ -137,7 +139,9 @@ export class RowLookup {
     out.n = 0;
     if (limit > 0) {
       for (const r of this.table.scan(prefix, start, exclusive)) {
-        out.bytes.set(r.subarray(0, this.w), out.next());
+        // next() first: it may grow (replace) out.bytes.
+        const at = out.next();
+        out.bytes.set(r.subarray(0, this.w), at);
         if (out.n === limit) break;
       }
     }

@@ -6,11 +6,12 @@
  * Items are named by 8-byte LNPBP-5 short ids (big-endian, so LMDB byte order = chain order)
  * everywhere except the txid and extspends tables. The four packed tables hold fixed-width
  * rows in two levels (packed.ts): level 0 (dupSort + dupFixed, keyed by a row's first 2 bytes)
- * takes the blocks' writes, level 1 (sorted chunks) is what compaction rewrites them into.
+ * takes the blocks' writes, level 1 (sorted chunks) is what compaction rewrites them into;
+ * between them, a batched catch-up writes its rows as sorted runs of chunks (runs.ts).
  */
 
 /** Bumped when a layout changes; an index of another version is refused. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const TABLES = {
   /** Named settings: network, schema version, base height, tip, committed flat-file length. */
@@ -35,6 +36,11 @@ export const TABLES = {
 
 /** Level-1 tables of a packed table: `<name>.0` and `<name>.1`, meta `packed` says which is live. */
 export const LEVEL1_SLOTS = ['.0', '.1'] as const;
+/**
+ * A packed table's sorted runs (runs.ts): `<name>.r`, key run number u32 BE | the chunk's first
+ * row, value a level-1 chunk. Meta `runs` lists the live runs.
+ */
+export const RUNS_SUFFIX = '.r';
 
 /** Bytes of the txid kept in a txid row: 48 bits, every match confirmed against blocks.dat. */
 export const TXID_PREFIX = 6;
@@ -57,6 +63,13 @@ export const META_FILE_END = 'fileEnd';
  * (txids, spends, extspends, history). Absent or all zero: level 1 is empty.
  */
 export const META_PACKED = 'packed';
+/**
+ * The live sorted runs (runs.ts), RUN_ENTRY bytes each, ascending: packed table u8 (index in
+ * packedTables() order) | run number u32 BE | tier u8 (merges it went through) | rows written
+ * u64 BE. Absent: no runs.
+ */
+export const META_RUNS = 'runs';
+export const RUN_ENTRY = 14;
 
 /**
  * Block row: header (80) | flat-file offset u64 BE (8) | block size u32 (4) | undo size u32 (4)

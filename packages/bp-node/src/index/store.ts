@@ -8,7 +8,7 @@ import { readShortIdHi, readShortIdLo } from '@lnpbp/bitcoin/shortid/index';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { FlatFile } from './flatfile.ts';
 import { RowLookup } from './lookup.ts';
-import { PackedTable } from './packed.ts';
+import { PackedTable, type RunInfo } from './packed.ts';
 import {
   type BlockRow,
   decodeBlockRow,
@@ -22,8 +22,11 @@ import {
   META_FILE_END,
   META_NETWORK,
   META_PACKED,
+  META_RUNS,
   META_TIP,
   META_VERSION,
+  RUN_ENTRY,
+  RUNS_SUFFIX,
   readU32be,
   readU64be,
   SCHEMA_VERSION,
@@ -82,12 +85,9 @@ export class Store {
   readonly readOnly: boolean;
   commitFlags: number | undefined;
   private rowCache = new Map<number, BlockRow>();
-  /** Cached meta `packed` (the writer's; a read-only store reads it per lookup). */
-  private packedCache: PackedState | null = null;
-  /** The meta `packed` bytes packedCache was decoded from (a read-only store compares them). */
-  private packedBytes: Uint8Array | null = null;
-  /** A reader's packedCache was checked in this turn of the event loop (until a microtask). */
-  private packedTurn = false;
+  /** Meta `packed` and meta `runs`, decoded (see MetaCache). */
+  private readonly packedMeta: MetaCache<PackedState>;
+  private readonly runsMeta: MetaCache<RunInfo[][]>;
 
   constructor(
     readonly dir: string,
@@ -107,15 +107,28 @@ export class Store {
       void this.env.close();
       throw e;
     }
+    this.packedMeta = new MetaCache(this.meta, META_PACKED, this.readOnly, decodePacked);
+    this.runsMeta = new MetaCache(this.meta, META_RUNS, this.readOnly, decodeRuns);
     this.blocks = this.env.openDB({ name: TABLES.blocks, ...bin });
     this.hashes = this.env.openDB({ name: TABLES.hashes, ...bin });
+    let tableIndex = 0;
     const table = (name: string, width: number): PackedTable => {
       const slots = LEVEL1_SLOTS.map((x) => this.env.openDB({ name: name + x, ...bin })) as [Bin, Bin];
       const l0 = allowValueRanges(this.env.openDB({ name, ...packed }));
-      return new PackedTable(name, width, l0, slots, () => {
-        const st = this.packedState();
-        return st.rows > 0 ? slots[st.slot] : null;
-      });
+      const runs: Bin = this.env.openDB({ name: name + RUNS_SUFFIX, ...bin });
+      const i = tableIndex++;
+      return new PackedTable(
+        name,
+        width,
+        l0,
+        slots,
+        () => {
+          const st = this.packedState();
+          return st.rows > 0 ? slots[st.slot] : null;
+        },
+        runs,
+        () => this.runsMeta.get()[i],
+      );
     };
     this.txids = table(TABLES.txids, TXID_ROW);
     this.spends = table(TABLES.spends, SPEND_ROW);
@@ -191,23 +204,7 @@ export class Store {
 
   /** Which level-1 slot is live and how many rows compaction put there. */
   packedState(): PackedState {
-    if (this.packedCache !== null && !this.readOnly) return this.packedCache;
-    if (this.packedCache !== null) {
-      // A reader: another process may have compacted, but not within one turn of the event
-      // loop (lmdb-js keeps one read snapshot until a timer after the turn): read meta once a
-      // turn, and compare the bytes without a copy.
-      if (this.packedTurn) return this.packedCache;
-      this.startPackedTurn();
-      const now = this.meta.getBinaryFast(META_PACKED);
-      if (sameBytes(now, this.packedBytes)) return this.packedCache;
-    } else this.startPackedTurn();
-    const b = this.meta.get(META_PACKED);
-    this.packedBytes = b === undefined ? null : Uint8Array.from(b);
-    const tables = [0, 0, 0, 0];
-    for (let i = 0; b !== undefined && i < 4; i++) tables[i] = readU64be(b, 1 + 8 * i);
-    const st = { slot: b?.[0] ?? 0, rows: tables[0] + tables[1] + tables[2] + tables[3], tables };
-    this.packedCache = st;
-    return st;
+    return this.packedMeta.get();
   }
 
   /** The four packed tables, in dump order. */
@@ -215,20 +212,21 @@ export class Store {
     return [this.txids, this.spends, this.extspends, this.history];
   }
 
-  private startPackedTurn(): void {
-    if (!this.readOnly) return;
-    this.packedTurn = true;
-    queueMicrotask(this.endPackedTurn);
+  /** Sets table `t`'s live runs in meta `runs` (inside a write transaction). */
+  setRuns(t: PackedTable, runs: readonly RunInfo[]): void {
+    const all = this.runsMeta.get().map((r) => [...r]);
+    all[this.packedTables().indexOf(t)] = [...runs].sort((a, b) => a.run - b.run);
+    const n = all.reduce((k, r) => k + r.length, 0);
+    if (n === 0) this.meta.removeSync(META_RUNS);
+    else this.meta.putSync(META_RUNS, encodeRuns(all, n));
+    // Re-read on next use: inside the transaction that sees the new value, after an abort the old.
+    this.runsMeta.forget();
   }
 
-  private readonly endPackedTurn = (): void => {
-    this.packedTurn = false;
-  };
-
-  /** After a compaction's commit (or its abort): re-read meta `packed`. */
+  /** After a compaction's or a batch's commit (or abort): re-read meta `packed` and `runs`. */
   forgetPackedState(): void {
-    this.packedCache = null;
-    this.packedBytes = null;
+    this.packedMeta.forget();
+    this.runsMeta.forget();
   }
 
   fileEnd(): number {
@@ -256,8 +254,7 @@ export class Store {
   /** Rows can also change under a reader process; a reader calls this per request. */
   clearCache(): void {
     this.rowCache.clear();
-    this.packedCache = null;
-    this.packedBytes = null;
+    this.forgetPackedState();
   }
 
   heightOf(hash: Uint8Array): number | null {
@@ -358,6 +355,85 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | null): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * A meta value decoded and cached. The writer's cache holds until forget(); a reader's is
+ * checked once per turn of the event loop: another process may write, but not within one turn
+ * (lmdb-js keeps one read snapshot until a timer after the turn), so it reads the bytes once a
+ * turn and compares them without a copy.
+ */
+class MetaCache<T> {
+  private value: T | null = null;
+  private bytes: Uint8Array | null = null;
+  private turn = false;
+
+  constructor(
+    private readonly meta: Database<Uint8Array, string>,
+    private readonly key: string,
+    private readonly readOnly: boolean,
+    private readonly decode: (b: Uint8Array | undefined) => T,
+  ) {}
+
+  get(): T {
+    if (this.value !== null && !this.readOnly) return this.value;
+    if (this.value !== null) {
+      if (this.turn) return this.value;
+      this.startTurn();
+      const now = this.meta.getBinaryFast(this.key);
+      if (sameBytes(now, this.bytes)) return this.value;
+    } else this.startTurn();
+    const b = this.meta.get(this.key);
+    this.bytes = b === undefined ? null : Uint8Array.from(b);
+    this.value = this.decode(b);
+    return this.value;
+  }
+
+  forget(): void {
+    this.value = null;
+    this.bytes = null;
+  }
+
+  private startTurn(): void {
+    if (!this.readOnly) return;
+    this.turn = true;
+    queueMicrotask(this.endTurn);
+  }
+
+  private readonly endTurn = (): void => {
+    this.turn = false;
+  };
+}
+
+function decodePacked(b: Uint8Array | undefined): PackedState {
+  const tables = [0, 0, 0, 0];
+  for (let i = 0; b !== undefined && i < 4; i++) tables[i] = readU64be(b, 1 + 8 * i);
+  return { slot: b?.[0] ?? 0, rows: tables[0] + tables[1] + tables[2] + tables[3], tables };
+}
+
+function decodeRuns(b: Uint8Array | undefined): RunInfo[][] {
+  const out: RunInfo[][] = [[], [], [], []];
+  for (let at = 0; b !== undefined && at + RUN_ENTRY <= b.length; at += RUN_ENTRY) {
+    out[b[at]]?.push({ run: readU32be(b, at + 1), tier: b[at + 5], rows: readU64be(b, at + 6) });
+  }
+  return out;
+}
+
+function encodeRuns(all: readonly (readonly RunInfo[])[], n: number): Uint8Array {
+  const b = new Uint8Array(n * RUN_ENTRY);
+  const v = new DataView(b.buffer);
+  let at = 0;
+  all.forEach((runs, t) => {
+    for (const r of runs) {
+      b[at] = t;
+      v.setUint32(at + 1, r.run);
+      b[at + 5] = r.tier;
+      v.setUint32(at + 6, Math.floor(r.rows / 2 ** 32));
+      v.setUint32(at + 10, r.rows >>> 0);
+      at += RUN_ENTRY;
+    }
+  });
+  return b;
 }
 
 export interface PackedState {
