@@ -8,6 +8,7 @@
  *   node --import tsx bench/index.ts [--rounds N] [--durability full|os|both] [--only genesis|modern]
  *                                    [--modes block,all,2,all-unsorted,<n: batches of n>,pipe,pipe<n>]
  *                                    [--min-bytes N: the preparer's minBytes]
+ *                                    [--merge-rows N: the run-merge measurement's rows, 0 = skip]
  *
  * Chains: mainnet 0-599 from the blk files (an index from genesis), and 840002-840007 (an index
  * started at 840002, so most inputs spend outputs it does not hold and become `extspends` rows).
@@ -22,6 +23,11 @@
  * counts both threads and the worker's busy time is printed beside the main thread's. One
  * preparer serves every run (started and warmed before the rounds, as a catch-up's is after
  * its first block).
+ *
+ * Then the cost of merging sorted runs (runs.ts): FAN_IN runs of random 16-byte rows (history
+ * rows' width; `--merge-rows` in all, default 400,000) written into a fresh datadir, merged by
+ * `mergeRuns` in one transaction (sequential reads, MDB_APPEND, the inputs deleted), per row;
+ * beside it the same rows as random level-0 puts (what a row cost before runs), per row.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,6 +35,9 @@ import { join } from 'node:path';
 import { readBlkRecords } from '../packages/bitcoin/src/block/blkfile.ts';
 import { parseBlock } from '../packages/bitcoin/src/block/parse.ts';
 import { BlockPreparer, openIndex } from '../packages/bp-node/src/index/index.ts';
+import { ChunkWriter, runKey } from '../packages/bp-node/src/index/packed.ts';
+import { RowBuffer } from '../packages/bp-node/src/index/rowsort.ts';
+import { FAN_IN, mergeRuns, runStats } from '../packages/bp-node/src/index/runs.ts';
 import { modernBlock, readFixture } from '../test/support/fixtures.ts';
 
 const SHARED = '/work/shared/chain';
@@ -294,4 +303,88 @@ for (const chain of chains) {
   console.log(`  tables after compaction: ${fmtTables(last.tablesAfter)}`);
 }
 await preparer.close();
+
+/**
+ * Merge cost: FAN_IN runs of `n / FAN_IN` random rows each, merged into one; against random
+ * level-0 puts of the same rows. Median of 3-7 rounds, fresh datadir each.
+ */
+async function mergeCost(n: number): Promise<void> {
+  const per = Math.floor(n / FAN_IN);
+  const merge: { wall: number; cpu: number }[] = [];
+  const puts: { wall: number; cpu: number }[] = [];
+  for (let r = 0; r < Math.max(3, Math.min(rounds, 7)); r++) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-merge-'));
+    try {
+      const ix = openIndex(dir, 'mainnet', { durability: 'os' });
+      const s = ix.store;
+      const t = s.history;
+      const row = new Uint8Array(t.width);
+      const bufs: RowBuffer[] = [];
+      // FAN_IN runs, written as the policy would (tier 0) but listed without merging.
+      s.env.transactionSync(() => {
+        const live = [];
+        for (let k = 0; k < FAN_IN; k++) {
+          const b = new RowBuffer(t.width, per);
+          for (let i = 0; i < per; i++) {
+            const at = b.push();
+            for (let j = 0; j < t.width; j++) b.buf[at + j] = (Math.random() * 256) | 0;
+          }
+          bufs.push(b);
+          const w = new ChunkWriter(t.runsDb, t.width, runKey(k));
+          const order = b.sortedOrder();
+          for (let i = 0; i < order.length; i++) {
+            b.copyRow(order[i], row);
+            w.add(row);
+          }
+          w.finish();
+          live.push({ run: k, tier: 0, rows: w.count });
+        }
+        s.setRuns(t, live);
+      });
+      const live = [...t.liveRuns()];
+      const c0 = threadCpuSecs();
+      const t0 = performance.now();
+      let merged = 0;
+      s.env.transactionSync(() => {
+        const m = mergeRuns(t, live, FAN_IN);
+        s.setRuns(t, [m]);
+        merged = m.rows;
+      });
+      merge.push({ wall: (performance.now() - t0) / 1e3 / merged, cpu: (threadCpuSecs() - c0) / merged });
+      // The same rows as level-0 puts, each run's rows sorted (as a batch put them), a
+      // transaction per run.
+      const c1 = threadCpuSecs();
+      const t1 = performance.now();
+      for (const b of bufs) {
+        const order = b.sortedOrder();
+        s.env.transactionSync(() => {
+          for (let i = 0; i < order.length; i++) {
+            b.copyRow(order[i], row);
+            s.spends.put(row);
+          }
+        });
+      }
+      const all = per * FAN_IN;
+      puts.push({ wall: (performance.now() - t1) / 1e3 / all, cpu: (threadCpuSecs() - c1) / all });
+      await ix.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const us = (xs: { wall: number; cpu: number }[], k: 'wall' | 'cpu') =>
+    f2(median(xs.map((x) => x[k])) * 1e6);
+  console.log(
+    `\nrun merge (${FAN_IN} runs of ${per} random 16-byte rows into one, ${merge.length} rounds, medians): ${us(merge, 'wall')} us/row wall, ${us(merge, 'cpu')} us/row main-thread CPU; the same rows as sorted level-0 puts: ${us(puts, 'wall')} us/row wall, ${us(puts, 'cpu')} us/row CPU; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+}
+
+if (runStats.merges > 0) {
+  console.log(
+    `\nruns merged by the merge policy during the runs above: ${runStats.merges} merges, ${runStats.mergedRows} rows, ${f1(runStats.mergeMs)} ms`,
+  );
+}
+const mergeRows = Number(arg('--merge-rows') ?? 400_000);
+if (mergeRows > 0) await mergeCost(mergeRows);
 console.log(`\npeak RSS ${f1(process.resourceUsage().maxRSS / 1024)} MB`);

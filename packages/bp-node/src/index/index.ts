@@ -360,20 +360,27 @@ export class Index {
       const pages = st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages;
       tables[name] = { entries: st.entryCount, pages, bytes: pages * st.pageSize };
     }
-    // Packed tables: level 0 plus the live level 1; entries = rows.
+    // Packed tables: level 0, the live level 1 and the sorted runs; entries = rows.
     const packed = s.packedState();
     for (const [i, t] of s.packedTables().entries()) {
       const a = stat(t.l0);
       const b = stat(t.slots[packed.slot]);
+      const c = stat(t.runsDb);
       const pages =
         a.treeBranchPageCount +
         a.treeLeafPageCount +
         a.overflowPages +
         b.treeBranchPageCount +
         b.treeLeafPageCount +
-        b.overflowPages;
-      // Level-1 rows as of the last compaction (a disconnect below it removes a few since).
-      const entries = a.entryCount + packed.tables[i];
+        b.overflowPages +
+        c.treeBranchPageCount +
+        c.treeLeafPageCount +
+        c.overflowPages;
+      // Level-1 rows as of the last compaction (a disconnect below it removes a few since),
+      // sorted runs' rows as written (runs.ts).
+      let runRows = 0;
+      for (const r of t.liveRuns()) runRows += r.rows;
+      const entries = a.entryCount + packed.tables[i] + runRows;
       tables[t.name] = { entries, pages, bytes: pages * a.pageSize };
     }
     // biome-ignore lint/suspicious/noExplicitAny: lmdb's stat object is untyped
