@@ -193,6 +193,49 @@ describe('index: sorted runs', () => {
     }
   });
 
+  it("the read path's lookups (RowLookup.find) answer what scan yields with runs, level 0 and level 1 live", async () => {
+    const blocks = modern();
+    await withIndex((ix) => {
+      connectInBatches(ix, blocks.slice(0, 2), 2);
+      ix.compact();
+      connectInBatches(ix, blocks.slice(2, 4), 1);
+      ix.connectBlock(blocks[4].raw, blocks[4].height);
+      connectInBatches(ix, blocks.slice(5), 1);
+      const s = ix.store;
+      let checked = 0;
+      for (const [name, lk] of Object.entries(s.lookup)) {
+        const t = lk.table;
+        if (name !== 'txids') assert.equal(t.liveRuns().length, 3, name);
+        // Every 97th row: prefixes of several lengths, starts at the row, limits.
+        let k = 0;
+        const sample: Uint8Array[] = [];
+        for (const r of t.all()) if (k++ % 97 === 0) sample.push(Uint8Array.from(r));
+        for (const r of sample) {
+          for (const plen of [2, 3, 6, t.width]) {
+            const prefix = r.subarray(0, plen);
+            for (const [from, excl] of [
+              [undefined, false],
+              [r, false],
+              [r, true],
+            ] as const) {
+              const want: string[] = [];
+              for (const x of t.scan(prefix, from, excl)) want.push(Buffer.from(x).toString('hex'));
+              for (const limit of [1, 2, 5, Number.POSITIVE_INFINITY]) {
+                const n = lk.find(prefix, from, excl, limit);
+                const got: string[] = [];
+                for (let i = 0; i < n; i++)
+                  got.push(Buffer.from(lk.rows.subarray(i * t.width, (i + 1) * t.width)).toString('hex'));
+                assert.deepEqual(got, want.slice(0, limit), `${name} prefix ${plen} limit ${limit}`);
+                checked++;
+              }
+            }
+          }
+        }
+      }
+      assert.ok(checked > 10_000, `${checked} lookups`);
+    });
+  });
+
   it('disconnects blocks whose rows sit in runs (merged ones too), and connects them again', async () => {
     const blocks = genesis();
     await withIndex(async (ix) => {

@@ -17,7 +17,7 @@
  * level layout.
  */
 
-import { chunkRows, L0_KEY, lowerBound, type PackedTable, startsWith } from './packed.ts';
+import { chunkRows, L0_KEY, lowerBound, type PackedTable, runKey, startsWith } from './packed.ts';
 import type { Bin } from './store.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -95,14 +95,14 @@ export class RowLookup {
     if (prefix.length < L0_KEY) throw new RangeError('lookup prefix shorter than the level-0 key');
     const start = from ?? prefix;
     if (!startsWith(start, prefix)) throw new RangeError('lookup start outside its prefix');
-    // Sorted runs (a batched catch-up's rows, runs.ts) are read by the general path.
-    if (inWriteTxn(t.l0) || t.hasRuns()) return this.viaScan(prefix, start, exclusive, limit);
+    if (inWriteTxn(t.l0)) return this.viaScan(prefix, start, exclusive, limit);
     this.readL0(prefix, start, exclusive, limit);
     const l1 = t.liveLevel1();
     const a = this.a;
+    if (t.hasRuns()) return this.withRuns(l1, prefix, start, exclusive, limit);
     if (l1 === null) return this.result(a);
     const b = this.b;
-    this.readL1(l1, prefix, start, exclusive, limit);
+    this.readL1(l1, EMPTY, prefix, start, exclusive, limit);
     if (b.n === 0) return this.result(a);
     if (a.n === 0) return this.result(b);
     return this.result(this.merge(limit));
@@ -124,8 +124,37 @@ export class RowLookup {
     }
     const l1 = t.liveLevel1();
     this.b.n = 0;
-    if (l1 !== null) this.readL1(l1, prefix, prefix, false, all);
+    if (l1 !== null) this.readL1(l1, EMPTY, prefix, prefix, false, all);
     return this.result(this.b);
+  }
+
+  /**
+   * `find` with sorted runs (runs.ts) live: level 0 is in `a`; level 1 and each run are read
+   * like level 1 (a run's chunks are keyed `run number | first row`) and merged in one by one.
+   */
+  private withRuns(
+    l1: Bin | null,
+    prefix: Uint8Array,
+    start: Uint8Array,
+    exclusive: boolean,
+    limit: number,
+  ): number {
+    const t = this.table;
+    const { a, b } = this;
+    const add = () => {
+      if (b.n === 0) return;
+      if (a.n === 0) copyRows(a, b);
+      else copyRows(a, this.merge(limit));
+    };
+    if (l1 !== null) {
+      this.readL1(l1, EMPTY, prefix, start, exclusive, limit);
+      add();
+    }
+    for (const r of t.liveRuns()) {
+      this.readL1(t.runsDb, runKey(r.run), prefix, start, exclusive, limit);
+      add();
+    }
+    return this.result(a);
   }
 
   private result(r: RowBuf): number {
@@ -195,18 +224,31 @@ export class RowLookup {
     return r;
   }
 
-  private readL1(db: Bin, prefix: Uint8Array, start: Uint8Array, exclusive: boolean, limit: number): void {
+  /**
+   * Reads into `b` from the chunks keyed `kp | first row` (level 1: kp empty; a run: its
+   * number).
+   */
+  private readL1(
+    db: Bin,
+    kp: Uint8Array,
+    prefix: Uint8Array,
+    start: Uint8Array,
+    exclusive: boolean,
+    limit: number,
+  ): void {
     const out = this.b;
     out.n = 0;
     if (limit <= 0) return;
     const w = this.w;
+    const kl = kp.length;
     const rg = this.rangesOf(db);
-    rg.floorOpts.start = start;
+    const from = kl === 0 ? start : concat(kp, start);
+    rg.floorOpts.start = from;
     let key: Uint8Array | null = null;
     const f = rg.floor[Symbol.iterator]();
     try {
       const r = f.next();
-      if (!r.done) key = r.value;
+      if (!r.done && startsWith(r.value, kp)) key = r.value;
     } finally {
       f.return?.();
     }
@@ -220,12 +262,12 @@ export class RowLookup {
       v = got;
     } else {
       // Every chunk starts after `start`: the first one is where the rows begin.
-      const e = this.nextChunk(rg, start, false);
-      if (e === null) return;
+      const e = this.nextChunk(rg, from, false);
+      if (e === null || !startsWith(e.key, kp)) return;
       key = e.key;
       v = e.value;
     }
-    let i = lowerBound(key, v, w, start, exclusive);
+    let i = lowerBound(kl === 0 ? key : key.subarray(kl), v, w, start, exclusive);
     for (;;) {
       const n = chunkRows(v, w);
       const p = v[0];
@@ -234,18 +276,18 @@ export class RowLookup {
         // Rows from `start` on are >= prefix: the first one without it is past them all.
         const base = 1 + i * rw - p;
         for (let j = 0; j < prefix.length; j++) {
-          const b = j < p ? key[j] : v[base + j];
+          const b = j < p ? key[kl + j] : v[base + j];
           if (b !== prefix[j]) return;
         }
         // Byte loops, not set(subarray): lmdb-js hands Buffers, whose subarray allocates.
         const at = out.next();
         const o = out.bytes;
-        for (let j = 0; j < p; j++) o[at + j] = key[j];
+        for (let j = 0; j < p; j++) o[at + j] = key[kl + j];
         for (let j = p; j < w; j++) o[at + j] = v[base + j];
         if (out.n === limit) return;
       }
       const e = this.nextChunk(rg, key, true);
-      if (e === null) return;
+      if (e === null || !startsWith(e.key, kp)) return;
       key = e.key;
       v = e.value;
       i = 0;
@@ -286,6 +328,21 @@ export class RowLookup {
     }
     return c;
   }
+}
+
+/** dst = src's rows. */
+function copyRows(dst: RowBuf, src: RowBuf): void {
+  const n = src.n * src.w;
+  if (dst.bytes.length < n) dst.bytes = new Uint8Array(src.bytes.length);
+  dst.bytes.set(src.bytes.subarray(0, n), 0);
+  dst.n = src.n;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }
 
 function compareAt(x: Uint8Array, xi: number, y: Uint8Array, yi: number, w: number): number {
