@@ -49,9 +49,9 @@ function run(files, env) {
   return r.status ?? 1;
 }
 let status = run(selected, {});
-// The bus's RPC runs on zmtp over ipc and on the native addon over tcp; these files run again
-// with every socket on the native addon, and on the zeromq.js fallback, so all stay tested.
-const again = selected.filter((f) => /packages[/\\]bus[/\\]test[/\\](rpc|curve)\.test\.ts$/.test(f));
+// The bus's RPC and PUB/SUB run on zmtp over ipc and on libzmq over tcp; these files run again
+// with every socket on libzmq (the native addon for RPC, and zeromq.js), so all stay tested.
+const again = selected.filter((f) => /packages[/\\]bus[/\\]test[/\\](rpc|curve|pubsub)\.test\.ts$/.test(f));
 for (const transport of ['native', 'zeromq.js']) {
   if (again.length === 0) break;
   console.log(

@@ -20,7 +20,7 @@ import {
   greeting,
   ready,
 } from '../src/transport/zmtp-codec.ts';
-import { makeTempDir, removeDir, until } from './helpers.ts';
+import { makeTempDir, removeDir, sleep, until } from './helpers.ts';
 
 function frame(body: Buffer | string, more = false, cmd = false): Buffer {
   const b = typeof body === 'string' ? Buffer.from(body) : body;
@@ -268,5 +268,137 @@ describe('zmtp transport', () => {
     assert.equal(server.droppedSends, 1);
     c.sock.destroy();
     server.close();
+  });
+
+  /** Publishes `topic` until `got` says it arrived (the subscription travels after the connect). */
+  async function untilSubscribed(pub: ZmtpSocket | zmq.Publisher, topic: string, got: () => boolean) {
+    while (!got()) {
+      if (pub instanceof ZmtpSocket) pub.send([topic, 'warm']);
+      else await pub.send([topic, 'warm']);
+      await sleep(10);
+    }
+  }
+
+  it('PUB to zeromq.js SUBs: by topic prefix, SUBSCRIBE and CANCEL as libzmq sends them, counted', async () => {
+    const pub = new ZmtpSocket({ type: 'pub' });
+    const p = `ipc://${path()}`;
+    await pub.bind(p);
+    const a = new zmq.Subscriber({ linger: 0 });
+    const b = new zmq.Subscriber({ linger: 0 });
+    a.subscribe('block/');
+    b.subscribe('tx');
+    b.subscribe('tx');
+    a.connect(p);
+    b.connect(p);
+    const gotA: string[] = [];
+    const gotB: string[] = [];
+    const read = async (s: zmq.Subscriber, into: string[]) => {
+      try {
+        for await (const [t, body] of s) into.push(`${t}:${body}`);
+      } catch {}
+    };
+    void read(a, gotA);
+    void read(b, gotB);
+    await untilSubscribed(pub, 'block/w', () => gotA.length > 0);
+    await untilSubscribed(pub, 'tx/w', () => gotB.length > 0);
+    gotA.length = 0;
+    gotB.length = 0;
+    for (const t of ['block/1', 'tx/1', 'blocks', 'other', 'tx', 'block/2']) pub.send([t, 'x']);
+    await until(() => gotA.length === 2 && gotB.length === 2);
+    assert.deepEqual(gotA, ['block/1:x', 'block/2:x']);
+    assert.deepEqual(gotB, ['tx/1:x', 'tx:x']);
+    // Subscribed twice: one cancel leaves it on, the second takes it off.
+    b.unsubscribe('tx');
+    await sleep(50);
+    pub.send(['tx/2', 'x']);
+    await until(() => gotB.length === 3);
+    b.unsubscribe('tx');
+    b.subscribe('end');
+    await untilSubscribed(pub, 'end', () => gotB.at(-1) === 'end:warm');
+    pub.send(['tx/3', 'x']);
+    pub.send(['end', 'x']);
+    await until(() => gotB.at(-1) === 'end:x');
+    assert.ok(!gotB.includes('tx/3:x'), 'nothing after the last cancel');
+    a.close();
+    b.close();
+    pub.close();
+  });
+
+  it('SUB from a zeromq.js PUB and from itself; a SUB that does not read costs the PUB only its high-water mark', async () => {
+    // zeromq.js PUB -> zmtp SUB (the SUB sends the older 0x01|prefix subscription messages).
+    const lz = new zmq.Publisher({ linger: 0 });
+    const p1 = `ipc://${path()}`;
+    await lz.bind(p1);
+    const s1 = new ZmtpSocket({ type: 'sub' });
+    const got1: string[] = [];
+    s1.onMessage = (f) => got1.push(f.map((x) => x.toString()).join(':'));
+    s1.subscribe('a');
+    s1.connect(p1);
+    await untilSubscribed(lz, 'a0', () => got1.length > 0);
+    got1.length = 0;
+    for (const t of ['a1', 'b1', 'ab']) await lz.send([t, 'y', 'z']);
+    await until(() => got1.length === 2);
+    assert.deepEqual(got1, ['a1:y:z', 'ab:y:z']);
+    s1.close();
+    lz.close();
+
+    // zmtp PUB -> zmtp SUB, with a paused reader: the PUB holds at most its mark for it.
+    const pub = new ZmtpSocket({ type: 'pub', sendHighWaterMark: 50 });
+    const p2 = `ipc://${path()}`;
+    await pub.bind(p2);
+    const s2 = new ZmtpSocket({ type: 'sub' });
+    const got2: Buffer[][] = [];
+    s2.onMessage = (f) => got2.push(f);
+    s2.subscribe('');
+    s2.connect(p2);
+    await untilSubscribed(pub, 'w', () => got2.length > 0);
+    s2.pauseReading(true);
+    await sleep(20);
+    const body = Buffer.alloc(10_000, 1);
+    const before = got2.length;
+    for (let i = 0; i < 5_000; i++) pub.send(['t', body]);
+    await pub.flush();
+    await sleep(50);
+    assert.ok(pub.droppedSends > 0, 'a subscriber that does not read misses messages');
+    // What it did get is all in order, and no more than the kernel's buffer plus the mark.
+    s2.pauseReading(false);
+    await sleep(200);
+    const received = got2.length - before;
+    assert.equal(received + pub.droppedSends, 5_000);
+    assert.ok(received < 5_000 && received >= 50, `received ${received}`);
+    s2.close();
+    pub.close();
+  });
+
+  it('PUB drops a subscriber that sends anything but subscriptions; SUBSCRIBE commands and messages both count', async () => {
+    const pub = new ZmtpSocket({ type: 'pub' });
+    const p = path();
+    await pub.bind(`ipc://${p}`);
+    const hello = Buffer.concat([greeting(), ready({ 'Socket-Type': 'SUB' })]);
+    // ZMTP 3.1 command form and the older message form.
+    const c1 = raw(p);
+    c1.sock.write(Buffer.concat([hello, frame(Buffer.from('\x09SUBSCRIBEcmd'), false, true)]));
+    const c2 = raw(p);
+    c2.sock.write(Buffer.concat([hello, frame(Buffer.from('\x01msg'))]));
+    const want1 = Buffer.concat([frame('cmd/1', true), frame('x')]);
+    const want2 = Buffer.concat([frame('msg/1', true), frame('x')]);
+    await until(() => {
+      pub.send(['cmd/1', 'x']);
+      pub.send(['msg/1', 'x']);
+      return c1.got().includes(want1) && c2.got().includes(want2);
+    });
+    assert.ok(!c1.got().includes(want2) && !c2.got().includes(want1));
+    // A data message that is not a subscription: the connection is dropped.
+    const c3 = raw(p);
+    c3.sock.write(Buffer.concat([hello, frame('\x05nope')]));
+    await c3.closed;
+    // A DEALER is no peer of a PUB.
+    const c4 = raw(p);
+    c4.sock.write(Buffer.concat([greeting(), ready({ 'Socket-Type': 'DEALER' })]));
+    await c4.closed;
+    assert.equal(pub.protocolErrors, 2);
+    c1.sock.destroy();
+    c2.sock.destroy();
+    pub.close();
   });
 });

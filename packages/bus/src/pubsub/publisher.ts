@@ -8,6 +8,8 @@ import { SendQueue } from '../rpc/send-queue.ts';
 import type { CurveServerOptions } from '../rpc/server.ts';
 import { allowFunction } from '../rpc/server.ts';
 import type { BodyOf, MessageTable, NotificationName, Schema } from '../schema/messages.ts';
+import { transportFor } from '../transport/open.ts';
+import { ZmtpSocket } from '../transport/zmtp.ts';
 import { pubFrame } from '../wire.ts';
 
 export interface PublisherOptions<D extends MessageTable> {
@@ -15,7 +17,10 @@ export interface PublisherOptions<D extends MessageTable> {
   /** One socket per endpoint kind, as for RpcServer: tcp ones need `curve`. */
   readonly endpoints: readonly string[];
   readonly curve?: CurveServerOptions;
-  /** Messages queued per subscriber before ZeroMQ drops (subscribers then see a gap). Default 100,000. */
+  /**
+   * Messages queued per subscriber before it misses some (it then sees a gap). Default 100,000.
+   * libzmq counts what its pipe holds; the zmtp transport (ipc) what the kernel has not taken.
+   */
   readonly highWaterMark?: number;
   readonly log?: Logger;
 }
@@ -39,7 +44,7 @@ const CLOSE_LINGER_MS = 200;
 export class Publisher<D extends MessageTable> {
   readonly epoch = randomInt(1, 0xffffffff);
   private readonly seqs = new Map<string, bigint>();
-  private readonly sockets: Array<{ socket: zmq.Publisher; sender: SendQueue; release?: () => void }> = [];
+  private readonly sockets: PubSocket[] = [];
   private readonly bound: string[] = [];
   private readonly log: Logger;
   published = 0;
@@ -72,9 +77,22 @@ export class Publisher<D extends MessageTable> {
     }
     const hwm = this.options.highWaterMark ?? 100_000;
     const onError = (e: unknown) => this.log.warn('publish failed', { error: e });
-    if (plain.length > 0) {
+    if (plain.length > 0 && transportFor(plain.map((e) => e.url)) === 'zmtp') {
+      // ipc: ZMTP spoken here (transport/zmtp.ts), no libzmq I/O thread between us and the kernel.
+      const socket = new ZmtpSocket({ type: 'pub', linger: CLOSE_LINGER_MS, sendHighWaterMark: hwm });
+      socket.onError = onError;
+      this.sockets.push({
+        push: (frames) => socket.send(frames),
+        flush: () => socket.flush(),
+        close: () => socket.close(),
+      });
+      for (const ep of plain) {
+        await socket.bind(ep.url);
+        this.bound.push(ep.url);
+      }
+    } else if (plain.length > 0) {
       const socket = new zmq.Publisher({ linger: CLOSE_LINGER_MS, sendHighWaterMark: hwm, noDrop: false });
-      this.sockets.push({ socket, sender: new SendQueue(socket, onError) });
+      this.sockets.push(zmqPub(socket, onError));
       for (const ep of plain) {
         await socket.bind(ep.url);
         this.bound.push(ep.url);
@@ -95,7 +113,7 @@ export class Publisher<D extends MessageTable> {
         zapDomain: zap.domain,
         zapEnforceDomain: true,
       });
-      this.sockets.push({ socket, sender: new SendQueue(socket, onError), release: zap.release });
+      this.sockets.push({ ...zmqPub(socket, onError), release: zap.release });
       for (const ep of networked) {
         await socket.bind(ep.url);
         this.bound.push(socket.lastEndpoint!);
@@ -126,7 +144,7 @@ export class Publisher<D extends MessageTable> {
     const seq = (this.seqs.get(topic) ?? 0n) + 1n;
     this.seqs.set(topic, seq);
     const frame = pubFrame(seq, this.epoch, typeId, bytes);
-    for (const s of this.sockets) s.sender.push([t, frame]);
+    for (const s of this.sockets) s.push([t, frame]);
     this.published++;
     return seq;
   }
@@ -137,13 +155,35 @@ export class Publisher<D extends MessageTable> {
   }
 
   async flush(): Promise<void> {
-    for (const s of this.sockets) await s.sender.flush();
+    for (const s of this.sockets) await s.flush();
   }
 
   close(): void {
     for (const s of this.sockets) {
-      if (!s.socket.closed) s.socket.close();
+      s.close();
       s.release?.();
     }
   }
+}
+
+/** One PUB socket of a Publisher, whichever transport it is on. */
+interface PubSocket {
+  push(frames: readonly [Buffer, Buffer]): void;
+  flush(): Promise<void>;
+  close(): void;
+  release?: () => void;
+}
+
+/** A zeromq.js PUB socket behind its send queue (one send in flight at a time). */
+function zmqPub(socket: zmq.Publisher, onError: (e: unknown) => void): PubSocket {
+  const sender = new SendQueue(socket, onError);
+  return {
+    push: (frames) => {
+      sender.push(frames);
+    },
+    flush: () => sender.flush(),
+    close: () => {
+      if (!socket.closed) socket.close();
+    },
+  };
 }

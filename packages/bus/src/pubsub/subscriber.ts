@@ -10,6 +10,8 @@ import {
   type NotificationName,
   type Schema,
 } from '../schema/messages.ts';
+import { transportFor } from '../transport/open.ts';
+import { ZmtpSocket } from '../transport/zmtp.ts';
 import { PUB_HEADER } from '../wire.ts';
 
 /**
@@ -67,6 +69,12 @@ export interface SubscriberOptions<D extends MessageTable, X extends BodyDecoder
   readonly onGap?: (gap: Gap) => void;
   /** Malformed notifications are dropped and counted; this sees each one. */
   readonly onMalformed?: (error: Error) => void;
+  /**
+   * Notifications received and not yet taken by the iterator before the subscriber stops reading
+   * its socket (the publisher then drops at its high-water mark: a gap). Default 1,000 (libzmq's
+   * receive high-water mark).
+   */
+  readonly receiveHighWaterMark?: number;
   readonly log?: Logger;
 }
 
@@ -94,11 +102,66 @@ class SubSocket extends zmq.Subscriber {
   }
 }
 
+/**
+ * An ipc SUB on the zmtp transport: messages wait in an inbox for the iterator; at the high-water
+ * mark the socket stops reading until the iterator has taken half of them.
+ */
+class ZmtpSub {
+  readonly socket: ZmtpSocket;
+  private inbox: Buffer[][] = [];
+  private head = 0;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly hwm: number) {
+    this.socket = new ZmtpSocket({ type: 'sub' });
+    this.socket.onMessage = (frames) => {
+      this.inbox.push(frames);
+      if (this.inbox.length - this.head >= this.hwm) this.socket.pauseReading(true);
+      this.wakeUp();
+    };
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  async *messages(): AsyncGenerator<Buffer[]> {
+    for (;;) {
+      while (this.head < this.inbox.length) {
+        const m = this.inbox[this.head];
+        this.inbox[this.head++] = EMPTY_MESSAGE;
+        if (this.head === this.inbox.length) {
+          this.inbox = [];
+          this.head = 0;
+        }
+        if (this.inbox.length - this.head <= this.hwm >> 1) this.socket.pauseReading(false);
+        yield m;
+      }
+      if (this.socket.closed) return;
+      await new Promise<void>((r) => {
+        this.wake = r;
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+    this.wakeUp();
+  }
+}
+
+const EMPTY_MESSAGE: Buffer[] = [];
+
 export class Subscriber<D extends MessageTable, X extends BodyDecoders<D> = NoDecoders>
   implements AsyncIterable<Notification<D, X>>
 {
   readonly stats: SubscriberStats = { received: 0, malformed: 0, gaps: 0, missed: 0n, restarts: 0 };
-  private readonly socket: zmq.Subscriber;
+  /** libzmq's SUB (tcp with Curve, or every endpoint with LNPBP_BUS_TRANSPORT=native|zeromq.js). */
+  private readonly socket: zmq.Subscriber | null = null;
+  /** ipc: the zmtp transport. */
+  private readonly zmtp: ZmtpSub | null = null;
   private readonly last = new Map<string, { epoch: number; seq: bigint }>();
   private readonly log: Logger;
   /** Type id -> the custom reader of that notification. */
@@ -119,8 +182,18 @@ export class Subscriber<D extends MessageTable, X extends BodyDecoders<D> = NoDe
       );
     }
     const c = options.curve;
+    const topics = options.topics ?? [''];
+    if (!c && transportFor([ep.url]) === 'zmtp') {
+      this.zmtp = new ZmtpSub(options.receiveHighWaterMark ?? 1000);
+      for (const t of topics) this.zmtp.socket.subscribe(t);
+      this.zmtp.socket.connect(ep.url);
+      return;
+    }
     this.socket = new SubSocket({
       linger: 0,
+      ...(options.receiveHighWaterMark !== undefined
+        ? { receiveHighWaterMark: options.receiveHighWaterMark }
+        : {}),
       ...(c
         ? {
             curveServerKey: c.serverKey,
@@ -129,17 +202,18 @@ export class Subscriber<D extends MessageTable, X extends BodyDecoders<D> = NoDe
           }
         : {}),
     });
-    const topics = options.topics ?? [''];
     for (const t of topics) this.socket.subscribe(t);
     this.socket.connect(ep.url);
   }
 
   subscribe(prefix: string): void {
-    this.socket.subscribe(prefix);
+    if (this.zmtp) this.zmtp.socket.subscribe(prefix);
+    else this.socket!.subscribe(prefix);
   }
 
   unsubscribe(prefix: string): void {
-    this.socket.unsubscribe(prefix);
+    if (this.zmtp) this.zmtp.socket.unsubscribe(prefix);
+    else this.socket!.unsubscribe(prefix);
   }
 
   /** Checks the sequence, reporting gaps, and decodes; undefined for a malformed message. */
@@ -196,17 +270,26 @@ export class Subscriber<D extends MessageTable, X extends BodyDecoders<D> = NoDe
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Notification<D, X>> {
+    if (this.zmtp) {
+      for await (const frames of this.zmtp.messages()) {
+        const n = this.accept(frames);
+        if (n) yield n;
+      }
+      return;
+    }
+    const socket = this.socket!;
     try {
-      for await (const frames of this.socket) {
+      for await (const frames of socket) {
         const n = this.accept(frames);
         if (n) yield n;
       }
     } catch (e) {
-      if (!this.socket.closed) throw e;
+      if (!socket.closed) throw e;
     }
   }
 
   close(): void {
-    if (!this.socket.closed) this.socket.close();
+    if (this.zmtp) this.zmtp.close();
+    else if (!this.socket!.closed) this.socket!.close();
   }
 }

@@ -13,6 +13,15 @@
  * dropped (libzmq's ROUTER at its high-water mark does the same). DEALER: connects to one ipc
  * path, reconnects every RECONNECT_MS when it cannot or the connection drops, and keeps what is
  * sent meanwhile until a peer's handshake completes.
+ *
+ * PUB: listens like a ROUTER; each subscriber's topic prefixes arrive as ZMTP 3.1 SUBSCRIBE /
+ * CANCEL commands (libzmq 4.3.3+) or as the older messages `0x01|prefix` / `0x00|prefix`, and a
+ * message goes to every subscriber with a prefix of its first frame; one whose connection holds
+ * `sendHighWaterMark` messages not yet taken by the kernel gets none until it catches up (libzmq
+ * drops at its high-water mark too; the bus's sequence numbers show the gap). SUB: connects like
+ * a DEALER, (re)sends its prefixes after every handshake, and delivers only messages matching
+ * one; `pauseReading` stops reading its connection (the kernel's buffer then fills and the
+ * publisher drops), which is how a Subscriber bounds what waits for its consumer.
  */
 import { unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -73,11 +82,79 @@ function toBuffer(f: Frame): Buffer {
   return Buffer.isBuffer(f) ? f : Buffer.from(f.buffer, f.byteOffset, f.byteLength);
 }
 
-const PEERS: Record<'router' | 'dealer', readonly string[]> = {
+/** The socket types this transport speaks. */
+export type ZmtpSocketType = 'router' | 'dealer' | 'pub' | 'sub';
+
+export interface ZmtpSocketOptions extends Omit<SocketOptions, 'type'> {
+  readonly type: ZmtpSocketType;
+  /** PUB: messages one subscriber's connection may hold unsent before it gets none. Default 100,000. */
+  readonly sendHighWaterMark?: number;
+}
+
+const PEERS: Record<ZmtpSocketType, readonly string[]> = {
   // ZMTP's socket-type rules (spec 37): who may talk to whom.
   router: ['DEALER', 'REQ', 'ROUTER'],
   dealer: ['ROUTER', 'REP', 'DEALER'],
+  pub: ['SUB', 'XSUB'],
+  sub: ['PUB', 'XPUB'],
 };
+
+/**
+ * Topic prefixes with a count each (libzmq's: subscribing twice needs two cancels), looked up by
+ * the distinct prefix lengths: a topic matches when its first `len` bytes are a prefix held.
+ */
+class Prefixes {
+  private readonly held = new Map<string, number>();
+  private readonly lengths = new Map<number, number>();
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Adds one; true when the prefix is new. */
+  add(p: string): boolean {
+    const n = this.held.get(p) ?? 0;
+    this.held.set(p, n + 1);
+    if (n > 0) return false;
+    this.lengths.set(p.length, (this.lengths.get(p.length) ?? 0) + 1);
+    return true;
+  }
+
+  /** Removes one; true when the prefix is gone. */
+  remove(p: string): boolean {
+    const n = this.held.get(p);
+    if (n === undefined) return false;
+    if (n > 1) {
+      this.held.set(p, n - 1);
+      return false;
+    }
+    this.held.delete(p);
+    const l = this.lengths.get(p.length)! - 1;
+    if (l === 0) this.lengths.delete(p.length);
+    else this.lengths.set(p.length, l);
+    return true;
+  }
+
+  /** `topic` as latin1 (one char per byte). */
+  matches(topic: string): boolean {
+    for (const len of this.lengths.keys())
+      if (len <= topic.length && this.held.has(len === topic.length ? topic : topic.slice(0, len)))
+        return true;
+    return false;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.held.keys();
+  }
+}
+
+/** A SUB's subscription message (the pre-3.1 form every ZMTP 3 peer takes): 1 or 0, then the prefix. */
+function subscriptionMessage(subscribe: boolean, prefix: string): Buffer {
+  const m = Buffer.allocUnsafe(1 + prefix.length);
+  m[0] = subscribe ? 1 : 0;
+  m.write(prefix, 1, 'latin1');
+  return m;
+}
 
 /** One ZMTP connection, either side. */
 class Connection {
@@ -92,6 +169,11 @@ class Connection {
   private msgBytes = 0;
   out: Buffer[] = [];
   outBytes = 0;
+  /** Messages in `out`, and in writes the kernel has not taken yet (PUB counts them). */
+  outMsgs = 0;
+  writingMsgs = 0;
+  /** PUB: the subscriber's topic prefixes. */
+  readonly subscriptions: Prefixes | null;
   flushQueued = false;
   private timer: NodeJS.Timeout | null;
 
@@ -102,6 +184,7 @@ class Connection {
     maxMessageSize: number,
   ) {
     this.decoder = new FrameDecoder(maxMessageSize, (flags, body) => this.frame(flags, body));
+    this.subscriptions = owner.type === 'pub' ? new Prefixes() : null;
     const ms = owner.handshakeMs;
     this.timer = setTimeout(() => this.fail(new ZmtpError('handshake', `no handshake within ${ms} ms`)), ms);
     this.timer.unref();
@@ -116,12 +199,11 @@ class Connection {
     sock.on('close', () => this.closed());
     // Our half of the handshake goes at once; libzmq reads a greeting byte-exact, so the READY
     // behind it waits in the socket until its turn.
-    sock.write(
-      Buffer.concat([
-        greeting(),
-        ready({ 'Socket-Type': owner.type === 'router' ? 'ROUTER' : 'DEALER', Identity: '' }),
-      ]),
-    );
+    const t = owner.type;
+    // libzmq sends Identity for the types that route by it only.
+    const props: Record<string, string> = { 'Socket-Type': t.toUpperCase() };
+    if (t === 'router' || t === 'dealer') props.Identity = '';
+    sock.write(Buffer.concat([greeting(), ready(props)]));
   }
 
   private data(chunk: Buffer): void {
@@ -159,7 +241,22 @@ class Connection {
     if (flags & FLAG_MORE) return;
     this.msg = [];
     this.msgBytes = 0;
-    this.owner.deliver(msg);
+    if (this.subscriptions) this.subscriptionMessage(msg);
+    else this.owner.deliver(msg);
+  }
+
+  /** PUB: what a SUB sends is subscriptions only, each a one-frame message 1|prefix or 0|prefix. */
+  private subscriptionMessage(msg: Buffer[]): void {
+    const m = msg[0];
+    if (msg.length !== 1 || m.length === 0 || m[0] > 1)
+      throw new ZmtpError('frame', 'a subscriber sent a message that is not a subscription');
+    this.subscribe(m[0] === 1, m.subarray(1));
+  }
+
+  private subscribe(on: boolean, prefix: Buffer): void {
+    const p = prefix.toString('latin1');
+    if (on) this.subscriptions!.add(p);
+    else this.subscriptions!.remove(p);
   }
 
   private command(body: Buffer): void {
@@ -186,7 +283,10 @@ class Connection {
       this.queue(command('PONG', c.data.subarray(2, 2 + 16)));
       this.owner.scheduleFlush(this);
     } else if (c.name === 'ERROR') throw new ZmtpError('handshake', `peer error: ${errorReason(c.data)}`);
-    // PONG, and commands of other socket types (SUBSCRIBE, CANCEL), have nothing to do here.
+    // ZMTP 3.1's subscriptions (libzmq 4.3.3+ sends these to a 3.1 peer).
+    else if (this.subscriptions && (c.name === 'SUBSCRIBE' || c.name === 'CANCEL'))
+      this.subscribe(c.name === 'SUBSCRIBE', c.data);
+    // PONG, and commands meant for other socket types, have nothing to do here.
   }
 
   queue(b: Buffer): void {
@@ -202,14 +302,29 @@ class Connection {
     this.out = [];
     const bytes = this.outBytes;
     this.outBytes = 0;
+    const msgs = this.outMsgs;
+    this.outMsgs = 0;
     const { sock } = this;
-    if (out.length === 1) sock.write(out[0]);
-    else if (bytes <= 256 << 10) sock.write(Buffer.concat(out, bytes));
+    // PUB: count the messages until the kernel takes the write (one callback per turn's write).
+    let done: (() => void) | undefined;
+    if (this.subscriptions) {
+      this.writingMsgs += msgs;
+      done = () => {
+        this.writingMsgs -= msgs;
+      };
+    }
+    if (out.length === 1) sock.write(out[0], done);
+    else if (bytes <= 256 << 10) sock.write(Buffer.concat(out, bytes), done);
     else {
       sock.cork();
-      for (const b of out) sock.write(b);
+      for (let i = 0; i < out.length; i++) sock.write(out[i], i === out.length - 1 ? done : undefined);
       sock.uncork();
     }
+  }
+
+  /** PUB: messages this connection holds that the kernel has not taken. */
+  get unsentMessages(): number {
+    return this.outMsgs + this.writingMsgs;
   }
 
   /** Unsent bytes: this turn's and what the kernel did not take yet. */
@@ -255,6 +370,7 @@ function encode(frames: readonly Frame[], from: number, into: Connection): void 
     total += headerSize(b.length) + b.length;
   }
   const last = bufs.length - 1;
+  into.outMsgs++;
   if (total <= COPY_MAX) {
     const out = Buffer.allocUnsafe(total);
     let at = 0;
@@ -287,11 +403,14 @@ export class ZmtpSocket implements MessageSocket {
   onMessage: (frames: Buffer[]) => void = () => {};
   onEvent: ((e: SocketEvent) => void) | undefined = undefined;
   onError: ((e: unknown, during: 'send' | 'receive') => void) | undefined = undefined;
-  readonly type: 'router' | 'dealer';
+  readonly type: ZmtpSocketType;
   readonly maxMessageSize: number;
   /** Connections dropped for breaking the protocol (bad greeting, oversized frame, ...). */
   protocolErrors = 0;
-  /** ROUTER: messages dropped because their peer was gone or too far behind. */
+  /**
+   * ROUTER: messages dropped because their peer was gone or too far behind. PUB: deliveries
+   * skipped because a subscriber was at its high-water mark (one per subscriber per message).
+   */
   droppedSends = 0;
   /** A peer that has not completed its handshake by then is dropped. */
   readonly handshakeMs: number;
@@ -314,14 +433,19 @@ export class ZmtpSocket implements MessageSocket {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private queue: Waiting[] = [];
   private flushed: (() => void)[] = [];
+  /** SUB: this socket's topic prefixes (latin1). */
+  private readonly subscriptions = new Prefixes();
+  private readingPaused = false;
+  private readonly sendHighWaterMark: number;
 
-  constructor(options: SocketOptions, tuning: { handshakeMs?: number } = {}) {
+  constructor(options: ZmtpSocketOptions, tuning: { handshakeMs?: number } = {}) {
     this.handshakeMs = tuning.handshakeMs ?? HANDSHAKE_MS;
     if (options.curveServer || options.curveServerKey || options.curveSecretKey)
       throw new Error('the zmtp transport speaks the NULL mechanism only (ipc); Curve endpoints use libzmq');
     this.type = options.type;
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX;
     this.linger = options.linger ?? 0;
+    this.sendHighWaterMark = options.sendHighWaterMark ?? 100_000;
   }
 
   get closed(): boolean {
@@ -333,8 +457,8 @@ export class ZmtpSocket implements MessageSocket {
   }
 
   bind(url: string): Promise<string> {
-    if (this.type !== 'router')
-      return Promise.reject(new Error('the zmtp transport binds ROUTER sockets only'));
+    if (this.type !== 'router' && this.type !== 'pub')
+      return Promise.reject(new Error('the zmtp transport binds ROUTER and PUB sockets only'));
     let path: string;
     try {
       path = ipcPath(url);
@@ -372,8 +496,9 @@ export class ZmtpSocket implements MessageSocket {
   }
 
   connect(url: string): void {
-    if (this.type !== 'dealer') throw new Error('the zmtp transport connects DEALER sockets only');
-    if (this.target !== null) throw new Error('a zmtp DEALER connects to one endpoint');
+    if (this.type !== 'dealer' && this.type !== 'sub')
+      throw new Error('the zmtp transport connects DEALER and SUB sockets only');
+    if (this.target !== null) throw new Error(`a zmtp ${this.type.toUpperCase()} connects to one endpoint`);
     ipcPath(url);
     this.target = url;
     this.dial();
@@ -409,6 +534,15 @@ export class ZmtpSocket implements MessageSocket {
       this.pump();
       return;
     }
+    if (this.type === 'sub') {
+      this.peer = c;
+      // A new connection knows none of our prefixes: all of them again, in one write.
+      for (const p of this.subscriptions.keys()) encode([subscriptionMessage(true, p)], 0, c);
+      this.scheduleFlush(c);
+      if (this.readingPaused) c.sock.pause();
+      return;
+    }
+    if (this.type === 'pub') return;
     let id: Buffer;
     if (identity && identity.length > 0) {
       // libzmq refuses a second peer claiming a routing id in use.
@@ -435,7 +569,7 @@ export class ZmtpSocket implements MessageSocket {
     if (c.key && this.peers.get(c.key) === c) this.peers.delete(c.key);
     if (this.isClosed) return;
     if (wasReady) this.onEvent?.({ kind: 'disconnect', endpoint: c.endpoint });
-    if (this.type === 'dealer') {
+    if (this.type === 'dealer' || this.type === 'sub') {
       if (this.peer === c) this.peer = null;
       this.redial();
     }
@@ -449,12 +583,49 @@ export class ZmtpSocket implements MessageSocket {
 
   /** @internal A whole message from a peer. */
   deliver(frames: Buffer[]): void {
-    if (!this.isClosed) deliverMessage(this, frames);
+    if (this.isClosed) return;
+    // SUB: a publisher that filters loosely (or not at all) is filtered here, as libzmq's SUB does.
+    if (this.type === 'sub' && !this.subscriptions.matches(frames[0].toString('latin1'))) return;
+    deliverMessage(this, frames);
+  }
+
+  /** SUB: receive messages whose first frame starts with `prefix` ('' for all). */
+  subscribe(prefix: string | Uint8Array): void {
+    this.subscription(true, prefix);
+  }
+
+  /** SUB: undoes one subscribe of `prefix`. */
+  unsubscribe(prefix: string | Uint8Array): void {
+    this.subscription(false, prefix);
+  }
+
+  private subscription(on: boolean, prefix: string | Uint8Array): void {
+    if (this.type !== 'sub') throw new Error('only a SUB socket subscribes');
+    const p = toBuffer(prefix).toString('latin1');
+    const changed = on ? this.subscriptions.add(p) : this.subscriptions.remove(p);
+    if (!changed || this.peer === null) return;
+    encode([subscriptionMessage(on, p)], 0, this.peer);
+    this.scheduleFlush(this.peer);
+  }
+
+  /**
+   * SUB: stop reading (`pause`) or read again. What is already read is still delivered; then
+   * the kernel's buffer fills and the publisher drops at its high-water mark.
+   */
+  pauseReading(paused: boolean): void {
+    if (this.readingPaused === paused) return;
+    this.readingPaused = paused;
+    const c = this.peer;
+    if (c === null) return;
+    if (paused) c.sock.pause();
+    else c.sock.resume();
   }
 
   send(frames: readonly Frame[]): QueuedSend {
     if (this.isClosed) return DROPPED;
     if (this.type === 'router') return this.route(frames);
+    if (this.type === 'pub') return this.publish(frames);
+    if (this.type === 'sub') throw new Error('a SUB socket does not send messages');
     if (this.peer && this.queue.length === 0) {
       this.write(this.peer, frames, 0);
       return SENT;
@@ -477,6 +648,21 @@ export class ZmtpSocket implements MessageSocket {
       return SENT;
     }
     this.write(c, frames, 1);
+    return SENT;
+  }
+
+  /** PUB: to every subscriber with a prefix of the first frame, except those at the mark. */
+  private publish(frames: readonly Frame[]): QueuedSend {
+    if (frames.length === 0) return SENT;
+    const topic = toBuffer(frames[0]).toString('latin1');
+    for (const c of this.conns) {
+      if (c.state !== 'ready' || !c.subscriptions!.matches(topic)) continue;
+      if (c.unsentMessages >= this.sendHighWaterMark) {
+        this.droppedSends++;
+        continue;
+      }
+      this.write(c, frames, 0);
+    }
     return SENT;
   }
 
@@ -529,6 +715,9 @@ export class ZmtpSocket implements MessageSocket {
     if (this.isClosed) return Promise.resolve();
     if (this.queue.length > 0) return new Promise((r) => this.flushed.push(r));
     this.writeDirty();
+    // PUB: handed to the sockets is enough; waiting for a subscriber that is not reading would
+    // never end (libzmq's PUB is flushed once its pipes hold the messages).
+    if (this.type === 'pub') return Promise.resolve();
     const waits: Promise<void>[] = [];
     for (const c of this.conns) {
       if (c.state === 'ready' && c.sock.writableLength > 0)
