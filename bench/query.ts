@@ -8,12 +8,13 @@
  * latency from the scheduled send time); and the same lookups as direct in-process calls.
  * Run: node --import tsx bench/query.ts [seconds=5] [clientProcs=2] [depth=4] [rate=10000]
  * Env: SERVERS=n server processes (default 1; clients spread over them), BATCH=0 clients that
- * do not batch requests, RUNS=closed,closed1,paced (which bus runs), DIRECT=0 (skip the direct
+ * do not batch requests, RUNS=closed,closed1,paced,paced-c (which bus runs; paced-c: the open
+ * loop from a load generator in C, support/zmtp-load.c, built with `cc`), DIRECT=0 (skip the direct
  * calls), SERVER_NODE_ARGS / CLIENT_NODE_ARGS (node flags for the spawned processes, e.g.
  * "--cpu-prof --cpu-prof-dir=D" or "--max-semi-space-size=32"), SERVER_CPUS / CLIENT_CPUS (pin each
  * side to CPUs with taskset, e.g. 0 and 1).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { sha256 } from '@lnpbp/bitcoin/hash/index';
 import { RpcClient, RpcServer } from '@lnpbp/bus';
 import { bpdMessages } from '../packages/bp-node/src/api/messages.ts';
 import { openIndex } from '../packages/bp-node/src/index/index.ts';
+import { rpcFrame } from '../packages/bus/src/wire.ts';
 import { modernBlock } from '../test/support/fixtures.ts';
 import { benchHandlers } from './support/handlers.ts';
 
@@ -401,6 +403,49 @@ if (mode === 'serve') {
     if (runs.includes('closed1')) await run('bus, closed loop, 1 in flight', 0, 1);
     if (runs.includes('paced'))
       await run(`bus, open loop paced at ${rate} q/s (latency from the scheduled send)`, rate, 1);
+    if (runs.includes('paced-c')) {
+      // The same open loop from a load generator in C (support/zmtp-load.c): what the server
+      // answers in, without a Node client's own GC and event loop in every latency.
+      const frames = join(tmp, 'frames.bin');
+      const parts: Buffer[] = [];
+      const qs = JSON.parse(readFileSync(wl, 'utf8')) as Query[];
+      const count = Buffer.alloc(4);
+      count.writeUInt32LE(qs.length);
+      parts.push(count);
+      for (const q of qs) {
+        const [name, b] = body(q);
+        const f = rpcFrame(0, bpdMessages.typeId(name), bpdMessages.encode(name, b as never));
+        const len = Buffer.alloc(4);
+        len.writeUInt32LE(f.length);
+        parts.push(len, f);
+      }
+      writeFileSync(frames, Buffer.concat(parts));
+      const bin = join(tmp, 'zmtp-load');
+      execFileSync('cc', ['-O2', '-pthread', '-o', bin, join(import.meta.dirname, 'support/zmtp-load.c')]);
+      const cpus = process.env.CLIENT_CPUS;
+      const args = [endpoints[0].slice('ipc://'.length), frames, String(seconds), String(rate)];
+      const s0 = await serverCpu();
+      const out = await new Promise<string>((resolve, reject) => {
+        const c = cpus
+          ? spawn('taskset', ['-c', cpus, bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+          : spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+        let text = '';
+        c.stdout!.on('data', (d: Buffer) => {
+          text += d.toString();
+        });
+        c.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`zmtp-load exited ${code}`))));
+      });
+      const serverUs = (await serverCpu()) - s0;
+      const lines = out.trim().split('\n');
+      const lost = Number(lines.pop()!.split(' ')[1]);
+      const lat = lines.map(Number).sort((a, b) => a - b);
+      const ms = (p: number) => (pct(lat, p) / 1000).toFixed(2);
+      const under = (100 * lat.filter((x) => x < 1000).length) / lat.length;
+      console.log(
+        `bus, open loop paced at ${rate} q/s from a C client (64 ZMTP connections, one process; latency from the actual send): ${lat.length} replies, p50 ${ms(50)} ms, p99 ${ms(99)} ms, p99.9 ${ms(99.9)} ms, max ${ms(100)} ms, under 1 ms ${under.toFixed(1)} %, lost ${lost}\n` +
+          `  CPU per query: server ${(serverUs / (lat.length + lost)).toFixed(1)} µs; event-loop delay p99/max (ms): server ${serverLoop}`,
+      );
+    }
     if (max > 0 && directQps > 0) console.log(`bus / direct = ${(max / directQps).toFixed(3)}`);
     for (const server of serverProcs) {
       server.kill('SIGTERM');
