@@ -257,6 +257,9 @@ export function* historyIds(
   yield* s.historyIds(scriptHash, cursor);
 }
 
+/** history()'s item id being read: historyItemAt keeps no reference to it. */
+const HISTORY_ID = new Uint8Array(8);
+
 export function history(
   s: Store,
   scriptHash: Uint8Array,
@@ -272,7 +275,9 @@ export function history(
     from.set(opts.cursor.subarray(0, 8), HISTORY_PREFIX);
     exclusive = true;
   }
+  // The cursor: a copy of the last item's id, made once per page (not per item).
   let last: Uint8Array | null = null;
+  const id = HISTORY_ID;
   const lk = s.lookup.history;
   for (;;) {
     // One row past the page says whether there is a next page.
@@ -281,11 +286,13 @@ export function history(
     const rows = lk.rows;
     for (let i = 0; i < n; i++) {
       if (items.length === opts.limit) return { items, next: last };
-      const id = rows.subarray(i * HISTORY_ROW + HISTORY_PREFIX, (i + 1) * HISTORY_ROW);
+      const at = i * HISTORY_ROW + HISTORY_PREFIX;
+      for (let j = 0; j < 8; j++) id[j] = rows[at + j];
       const item = historyItemAt(s, id);
       if (item === null) continue;
       items.push(item);
-      last = id.slice();
+      last ??= new Uint8Array(8);
+      last.set(id);
     }
     if (n < want) return { items, next: null };
     // Items whose tx is gone were skipped: read on after the last row seen.
