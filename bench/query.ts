@@ -15,7 +15,7 @@
  * side to CPUs with taskset, e.g. 0 and 1).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -324,6 +324,12 @@ if (mode === 'serve') {
       ),
     );
     await Promise.all(serverProcs.map(ready));
+    // KEEP_OUTPUT=dir: each server process's stdout too (e.g. with SERVER_NODE_ARGS=--trace-gc-nvp).
+    if (process.env.KEEP_OUTPUT)
+      for (const [i, p] of serverProcs.entries())
+        p.stdout!.on('data', (d: Buffer) =>
+          appendFileSync(join(process.env.KEEP_OUTPUT!, `server${i}.out`), d),
+        );
     let serverLoop = '';
     const serverCpu = async () => {
       let sum = 0;
