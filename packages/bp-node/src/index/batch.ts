@@ -654,9 +654,9 @@ export class ConnectBatch {
     // txids stays in level 0: the next batch's inputs are resolved through it.
     putRows(s.txids, this.txRows, scratch.txid, sorted);
     if (sorted && (this.opts.runs ?? this.pending.length > 1)) {
-      writeRun(s, s.spends, this.spendRows, this.spendRows.sortedOrder(), scratch.spend);
-      writeRun(s, s.extspends, this.extRows, this.extRows.sortedOrder(), scratch.ext);
-      writeRun(s, s.history, this.histRows, this.histRows.sortedOrder(), scratch.hist);
+      writeRun(s, s.spends, this.spendRows, this.spendRows.sortedOrder());
+      writeRun(s, s.extspends, this.extRows, this.extRows.sortedOrder());
+      writeRun(s, s.history, this.histRows, this.histRows.sortedOrder());
     } else {
       putRows(s.spends, this.spendRows, scratch.spend, sorted);
       putRows(s.extspends, this.extRows, scratch.ext, sorted);

@@ -341,15 +341,23 @@ export class ChunkWriter {
   }
 
   add(row: Uint8Array): void {
+    this.addAt(row, 0);
+  }
+
+  /** add() of the row at src[at..at + width) (a batch's row buffer, without a copy first). */
+  addAt(src: Uint8Array, at: number): void {
     const w = this.width;
+    const rows = this.rows;
     if (this.n > 0) {
-      const p = Math.min(this.p, commonPrefix(this.rows, row, w));
+      // Rows come sorted: the chunk's shared prefix is its first row's with the newest.
+      let p = 0;
+      const max = this.p;
+      while (p < max && rows[p] === src[at + p]) p++;
       if (1 + (this.n + 1) * (w - p) > CHUNK_BYTES) this.flush();
       else this.p = p;
     }
     if (this.n === 0) this.p = w; // one row: nothing shared yet
-    const rows = this.rows;
-    for (let j = 0, at = this.n * w; j < w; j++) rows[at + j] = row[j];
+    for (let j = 0, o = this.n * w; j < w; j++) rows[o + j] = src[at + j];
     this.n++;
     this.count++;
   }
@@ -473,12 +481,6 @@ export function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
   if (a.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
   return true;
-}
-
-function commonPrefix(a: Uint8Array, b: Uint8Array, n: number): number {
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

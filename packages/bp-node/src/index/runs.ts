@@ -38,21 +38,14 @@ export const runStats: RunStats = { rows: 0, mergedRows: 0, merges: 0, mergeMs: 
  * Writes `rows` (their order `order`, ascending) as a new run of `t`, then merges while a tier
  * holds FAN_IN runs. Inside the caller's write transaction; updates meta `runs`.
  */
-export function writeRun(
-  s: Store,
-  t: PackedTable,
-  rows: RowBuffer,
-  order: Uint32Array,
-  row: Uint8Array,
-): void {
+export function writeRun(s: Store, t: PackedTable, rows: RowBuffer, order: Uint32Array): void {
   if (order.length === 0) return;
   const live = [...t.liveRuns()];
   const run = nextRun(t, live);
   const w = new ChunkWriter(t.runsDb, t.width, runKey(run));
-  for (let i = 0; i < order.length; i++) {
-    rows.copyRow(order[i], row);
-    w.add(row);
-  }
+  const buf = rows.buf;
+  const width = t.width;
+  for (let i = 0; i < order.length; i++) w.addAt(buf, order[i] * width);
   w.finish();
   runStats.rows += w.count;
   live.push({ run, tier: 0, rows: w.count });
