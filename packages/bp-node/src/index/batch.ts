@@ -39,7 +39,7 @@ import type { PackedTable } from './packed.ts';
 import { PrefixTable } from './prefixtable.ts';
 import { type Prepared, type PreparedBlock, parsedBlock, tryPrepare } from './prepared.ts';
 import { RowBuffer } from './rowsort.ts';
-import { writeRun } from './runs.ts';
+import { MIN_RUN_ROWS, writeRun } from './runs.ts';
 import {
   EXT_TXID_PREFIX,
   EXTSPEND_ROW,
@@ -71,8 +71,9 @@ export interface BatchOptions {
   sortRows?: boolean;
   /**
    * Write `spends`, `extspends` and `history` as sorted runs (runs.ts) instead of level-0
-   * puts. Default: when the batch holds more than one block (a catch-up; a block at the tip
-   * keeps its few rows in level 0). Needs sortRows.
+   * puts: true always, false never. Default: a table's rows go as a run when the batch holds
+   * more than one block and at least MIN_RUN_ROWS of them (a block at the tip, and a batch of
+   * tiny early blocks, keep their few rows in level 0). Needs sortRows.
    */
   runs?: boolean;
 }
@@ -644,6 +645,13 @@ export class ConnectBatch {
     this.onClose();
   }
 
+  /** A write-only table's rows: as a sorted run, or into level 0 (BatchOptions.runs). */
+  private putOrRun(t: PackedTable, rows: RowBuffer, row: Uint8Array, sorted: boolean): void {
+    const runs = this.opts.runs ?? (this.pending.length > 1 && rows.count >= MIN_RUN_ROWS);
+    if (sorted && runs) writeRun(this.s, t, rows, rows.sortedOrder());
+    else putRows(t, rows, row, sorted);
+  }
+
   private write(): void {
     const s = this.s;
     const sorted = this.opts.sortRows ?? true;
@@ -653,15 +661,9 @@ export class ConnectBatch {
     }
     // txids stays in level 0: the next batch's inputs are resolved through it.
     putRows(s.txids, this.txRows, scratch.txid, sorted);
-    if (sorted && (this.opts.runs ?? this.pending.length > 1)) {
-      writeRun(s, s.spends, this.spendRows, this.spendRows.sortedOrder());
-      writeRun(s, s.extspends, this.extRows, this.extRows.sortedOrder());
-      writeRun(s, s.history, this.histRows, this.histRows.sortedOrder());
-    } else {
-      putRows(s.spends, this.spendRows, scratch.spend, sorted);
-      putRows(s.extspends, this.extRows, scratch.ext, sorted);
-      putRows(s.history, this.histRows, scratch.hist, sorted);
-    }
+    this.putOrRun(s.spends, this.spendRows, scratch.spend, sorted);
+    this.putOrRun(s.extspends, this.extRows, scratch.ext, sorted);
+    this.putOrRun(s.history, this.histRows, scratch.hist, sorted);
     const id = scratch.id;
     const dels = this.dels;
     const order = sorted ? dels.sortedOrder() : dels.pushedOrder();

@@ -337,7 +337,9 @@ export class ChunkWriter {
     /** Bytes every chunk key starts with (a run's number; none for level 1). */
     private readonly keyPrefix: Uint8Array = EMPTY,
   ) {
-    this.rows = new Uint8Array(width * CHUNK_BYTES);
+    // Grown as rows come (a chunk of 1-byte suffixes holds ~4,000 rows): a batch's small
+    // run should not cost a ~70 KB buffer.
+    this.rows = new Uint8Array(width * 64);
   }
 
   add(row: Uint8Array): void {
@@ -357,7 +359,13 @@ export class ChunkWriter {
       else this.p = p;
     }
     if (this.n === 0) this.p = w; // one row: nothing shared yet
-    for (let j = 0, o = this.n * w; j < w; j++) rows[o + j] = src[at + j];
+    let rows2 = rows;
+    if ((this.n + 1) * w > rows.length) {
+      rows2 = new Uint8Array(Math.min(2 * rows.length, w * CHUNK_BYTES));
+      rows2.set(rows);
+      this.rows = rows2;
+    }
+    for (let j = 0, o = this.n * w; j < w; j++) rows2[o + j] = src[at + j];
     this.n++;
     this.count++;
   }

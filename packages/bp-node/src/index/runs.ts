@@ -21,6 +21,12 @@ import type { Store } from './store.ts';
 
 /** Runs of one tier merged at once. */
 export const FAN_IN = 8;
+/**
+ * Fewer rows of a table than this in a batch go to level 0 instead (batch.ts): a run costs a
+ * few tens of microseconds whatever its size (its directory entry, a chunk, its share of later
+ * merges) and adds a source to every lookup until compaction, a level-0 put ~1.2-2.5 us a row.
+ */
+export const MIN_RUN_ROWS = 256;
 
 /** What the runs of a batch cost (the bench and tests read it). */
 export interface RunStats {
