@@ -12,7 +12,7 @@
  * loop from a load generator in C, support/zmtp-load.c, built with `cc`), DIRECT=0 (skip the direct
  * calls), SERVER_NODE_ARGS / CLIENT_NODE_ARGS (node flags for the spawned processes, e.g.
  * "--cpu-prof --cpu-prof-dir=D" or "--max-semi-space-size=32"), SERVER_CPUS / CLIENT_CPUS (pin each
- * side to CPUs with taskset, e.g. 0 and 1).
+ * side to CPUs with taskset, e.g. 0 and 1), SERVER_SPIN=1 (the server's event loop never sleeps).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -88,6 +88,12 @@ if (mode === 'serve') {
     handlers: benchHandlers(dir),
     endpoints: [endpoint],
   });
+  // SERVER_SPIN=1: the server's event loop never sleeps (a setImmediate loop), so its CPU never
+  // idles between requests: how much of the latency is waking an idle vCPU (bench/latency-floor.ts).
+  if (process.env.SERVER_SPIN === '1') {
+    const again = () => setImmediate(again);
+    again();
+  }
   process.stdout.write('READY\n');
   // "cpu" on stdin: this process's CPU time so far (all its threads: zeromq's I/O thread too).
   // ... and how late its event loop ran since the last ask (p99 and max, ms): a stalled server
