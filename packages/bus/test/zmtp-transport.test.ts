@@ -370,8 +370,8 @@ describe('zmtp transport', () => {
     pub.close();
   });
 
-  it('PUB drops a subscriber that sends anything but subscriptions; SUBSCRIBE commands and messages both count', async () => {
-    const pub = new ZmtpSocket({ type: 'pub' });
+  it('PUB drops a subscriber that sends anything but subscriptions, or too many or too big; SUBSCRIBE commands and messages both count', async () => {
+    const pub = new ZmtpSocket({ type: 'pub', maxMessageSize: 4096 });
     const p = path();
     await pub.bind(`ipc://${p}`);
     const hello = Buffer.concat([greeting(), ready({ 'Socket-Type': 'SUB' })]);
@@ -396,7 +396,25 @@ describe('zmtp transport', () => {
     const c4 = raw(p);
     c4.sock.write(Buffer.concat([greeting(), ready({ 'Socket-Type': 'DEALER' })]));
     await c4.closed;
-    assert.equal(pub.protocolErrors, 2);
+    // A subscription bigger than the PUB reads (refused from its header), and one prefix past
+    // the 100,000 a subscriber may hold.
+    const c5 = raw(p);
+    c5.sock.write(Buffer.concat([hello, frameHeader(0, 5000)]));
+    await c5.closed;
+    const c6 = raw(p);
+    const many = Array.from({ length: 100_001 }, (_, i) => frame(Buffer.from(`\x01p${i}`)));
+    c6.sock.write(Buffer.concat([hello, ...many]));
+    await c6.closed;
+    assert.equal(pub.protocolErrors, 4);
+    // 100,000 is still fine, and those subscribers were served all along.
+    const c7 = raw(p);
+    c7.sock.write(Buffer.concat([hello, ...many.slice(0, 100_000)]));
+    await until(() => {
+      pub.send(['p99999', 'x']);
+      return c7.got().includes(Buffer.concat([frame('p99999', true), frame('x')]));
+    });
+    assert.equal(pub.protocolErrors, 4);
+    c7.sock.destroy();
     c1.sock.destroy();
     c2.sock.destroy();
     pub.close();

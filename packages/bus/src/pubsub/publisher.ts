@@ -26,6 +26,8 @@ export interface PublisherOptions<D extends MessageTable> {
 }
 
 export const MAX_TOPIC = 255;
+/** The largest message a subscriber's connection may send a zmtp PUB (a subscription or READY). */
+const SUBSCRIPTION_MAX = 4096;
 
 /**
  * A closing PUB socket keeps its pipes this long for messages already queued. With 0, a
@@ -79,7 +81,14 @@ export class Publisher<D extends MessageTable> {
     const onError = (e: unknown) => this.log.warn('publish failed', { error: e });
     if (plain.length > 0 && transportFor(plain.map((e) => e.url)) === 'zmtp') {
       // ipc: ZMTP spoken here (transport/zmtp.ts), no libzmq I/O thread between us and the kernel.
-      const socket = new ZmtpSocket({ type: 'pub', linger: CLOSE_LINGER_MS, sendHighWaterMark: hwm });
+      // A subscriber sends only subscriptions (a topic prefix of at most MAX_TOPIC bytes, in a
+      // command or a message): nothing bigger is read from it.
+      const socket = new ZmtpSocket({
+        type: 'pub',
+        linger: CLOSE_LINGER_MS,
+        sendHighWaterMark: hwm,
+        maxMessageSize: SUBSCRIPTION_MAX,
+      });
       socket.onError = onError;
       this.sockets.push({
         push: (frames) => socket.send(frames),

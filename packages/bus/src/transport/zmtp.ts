@@ -59,6 +59,8 @@ const MAX_FRAMES = 1024;
 const ROUTER_PENDING_MAX = 64 << 20;
 /** A message up to this size is copied into one buffer with its headers; bigger frames go as they are. */
 const COPY_MAX = 16 << 10;
+/** Distinct topic prefixes one subscriber may hold on a PUB (each a map entry there). */
+const MAX_SUBSCRIPTIONS = 100_000;
 /** Without a maxMessageSize, frames are still bounded before allocation. */
 const DEFAULT_MAX = 1 << 30;
 
@@ -254,9 +256,13 @@ class Connection {
   }
 
   private subscribe(on: boolean, prefix: Buffer): void {
+    const subs = this.subscriptions!;
+    // Each prefix held costs the PUB memory and every message a lookup per distinct length.
+    if (on && subs.size >= MAX_SUBSCRIPTIONS)
+      throw new ZmtpError('frame', `a subscriber holding more than ${MAX_SUBSCRIPTIONS} prefixes`);
     const p = prefix.toString('latin1');
-    if (on) this.subscriptions!.add(p);
-    else this.subscriptions!.remove(p);
+    if (on) subs.add(p);
+    else subs.remove(p);
   }
 
   private command(body: Buffer): void {
