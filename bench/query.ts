@@ -12,7 +12,8 @@
  * loop from a load generator in C, support/zmtp-load.c, built with `cc`), DIRECT=0 (skip the direct
  * calls), SERVER_NODE_ARGS / CLIENT_NODE_ARGS (node flags for the spawned processes, e.g.
  * "--cpu-prof --cpu-prof-dir=D" or "--max-semi-space-size=32"), SERVER_CPUS / CLIENT_CPUS (pin each
- * side to CPUs with taskset, e.g. 0 and 1), SERVER_SPIN=1 (the server's event loop never sleeps).
+ * side to CPUs with taskset, e.g. 0 and 1), SERVER_SPIN=1 (the server's event loop never sleeps),
+ * COMPACT=1 (the index compacted, as a synced bpd's is, instead of every row in level 0).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -265,6 +266,9 @@ if (mode === 'serve') {
         queries.push({ k: 'h', sh: toHex(sha256(tx.outputs[vout].scriptPubKey)) });
       }
     }
+    // COMPACT=1: the index as a synced bpd has it (compacted after its catch-up: rows in level-1
+    // chunks); by default every row stays in level 0, as blocks connected one by one leave them.
+    if (process.env.COMPACT === '1') ix.compact();
     await ix.close();
     // Shuffle so each kind is interleaved and no client walks the blocks in order.
     for (let i = queries.length - 1; i > 0; i--) {
