@@ -454,7 +454,10 @@ if (mode === 'serve') {
       const serverUs = (await serverCpu()) - s0;
       const lines = out.trim().split('\n');
       const lost = Number(lines.pop()!.split(' ')[1]);
-      const lat = lines.map(Number).sort((a, b) => a - b);
+      const pairs = lines.map((l) => l.split(' ').map(Number));
+      // LATENCY_OUT=file: every reply's latency and send time (µs), to see when the slow ones were.
+      if (process.env.LATENCY_OUT) writeFileSync(process.env.LATENCY_OUT, `${lines.join('\n')}\n`);
+      const lat = pairs.map((p) => p[0]).sort((a, b) => a - b);
       const ms = (p: number) => (pct(lat, p) / 1000).toFixed(2);
       const under = (100 * lat.filter((x) => x < 1000).length) / lat.length;
       console.log(

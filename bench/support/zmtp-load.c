@@ -10,8 +10,9 @@
  *   zmtp-load PATH FRAMES SECS RATE
  *
  * FRAMES: u32 LE count, then per frame u32 LE length and the frame (its first 4 bytes, the
- * request id, are overwritten). Prints, after a 1 s warm-up, one line per reply: latency in µs;
- * then a last line "lost N" for requests without a reply 300 ms after the last send.
+ * request id, are overwritten). Prints, after a 1 s warm-up, one line per reply: its latency and
+ * when its request was sent (µs after the warm-up); then a last line "lost N" for requests
+ * without a reply 300 ms after the last send.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -115,6 +116,8 @@ static size_t max_requests;
 static volatile int finished = 0;
 static double warm_at;
 static double *lat;
+/** When each counted reply's request was sent, µs after the warm-up ended (same order as lat). */
+static double *lat_at;
 static size_t nlat;
 
 struct rx {
@@ -160,7 +163,10 @@ static void *reader(void *arg) {
           uint32_t id = (uint32_t)f[0] | ((uint32_t)f[1] << 8) | ((uint32_t)f[2] << 16) | ((uint32_t)f[3] << 24);
           if (id < max_requests && !answered[id]) {
             answered[id] = 1;
-            if (sent_at[id] >= warm_at) lat[nlat++] = t - sent_at[id];
+            if (sent_at[id] >= warm_at) {
+              lat_at[nlat] = sent_at[id] - warm_at;
+              lat[nlat++] = t - sent_at[id];
+            }
           }
         }
         at += hl + len;
@@ -202,6 +208,7 @@ int main(int argc, char **argv) {
   sent_at = calloc(max_requests, sizeof *sent_at);
   answered = calloc(max_requests, 1);
   lat = calloc(max_requests, sizeof *lat);
+  lat_at = calloc(max_requests, sizeof *lat_at);
   double every = 1e6 / rate, t0 = now_us(), stop = t0 + (secs + 1) * 1e6, next = t0;
   warm_at = t0 + 1e6;
   pthread_t th;
@@ -245,7 +252,7 @@ int main(int argc, char **argv) {
   usleep(300000);
   finished = 1;
   pthread_join(th, NULL);
-  for (size_t i = 0; i < nlat; i++) printf("%.0f\n", lat[i]);
+  for (size_t i = 0; i < nlat; i++) printf("%.0f %.0f\n", lat[i], lat_at[i]);
   printf("lost %zu\n", counted - nlat);
   return 0;
 }
