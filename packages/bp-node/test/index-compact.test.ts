@@ -298,6 +298,38 @@ describe('index compaction: the Syncer and bpd compact', () => {
 });
 
 describe('index: an index of another schema version', () => {
+  it('upgrades a version-3 index in place when opened for writing (version 4 only added sorted runs)', async () => {
+    const p = tempDir('schema3');
+    const fresh = tempDir('schema3-fresh');
+    // A version-3 index: what this build writes per block (no sorted runs), numbered 3.
+    const ix = openIndex(p.dir, 'mainnet', { durability: 'os' });
+    const f = openIndex(fresh.dir, 'mainnet', { durability: 'os' });
+    for (let h = 840002; h <= 840004; h++) {
+      ix.connectBlock(modernBlock(h), h);
+      f.connectBlock(modernBlock(h), h);
+    }
+    await ix.close();
+    const env = open({ path: join(p.dir, 'index'), maxDbs: 32, pageSize: 4096 });
+    const meta = env.openDB({ name: 'meta', encoding: 'binary' });
+    await env.transaction(() => meta.put('version', Uint8Array.of(0, 0, 0, 3)));
+    await env.close();
+    // A reader cannot upgrade it: refused until a writer has opened it once.
+    assert.throws(
+      () => openIndex(p.dir, 'mainnet', { readOnly: true }),
+      /has schema version 3; this build reads 4/,
+    );
+    const up = openIndex(p.dir, 'mainnet', { durability: 'os' });
+    up.connectBlock(modernBlock(840005), 840005);
+    f.connectBlock(modernBlock(840005), 840005);
+    assert.equal(up.dumpHash(), f.dumpHash());
+    await up.close();
+    await f.close();
+    const again = openIndex(p.dir, 'mainnet', { readOnly: true });
+    await again.close();
+    p.cleanup();
+    fresh.cleanup();
+  });
+
   it('is refused with a clear error before any table is opened with the new flags', async () => {
     const p = tempDir('schema2');
     // What schema 2 left: meta version 2, and `extspends` a plain (not dupSort) table.

@@ -164,6 +164,15 @@ export class Store {
       throw new ValueError('index', `${this.dir} indexes ${have}, not ${this.network}`);
     }
     const v = ver ? readU32be(ver) : 0;
+    if (v === 3 && SCHEMA_VERSION === 4 && !this.readOnly) {
+      // Version 4 only added sorted runs, which a version-3 index has none of: the same tables
+      // hold the same rows, so it is upgraded in place (the number first, so a version-3 build
+      // refuses it from now on) instead of being indexed again.
+      this.env.transactionSync(() => {
+        this.meta.putSync(META_VERSION, u32be(SCHEMA_VERSION));
+      });
+      return;
+    }
     if (v !== SCHEMA_VERSION) {
       throw new ValueError(
         'index',
