@@ -10,7 +10,8 @@ import { type Index, openIndex } from '../src/index/index.ts';
 import { compare, RUN_KEY } from '../src/index/packed.ts';
 import { runStats } from '../src/index/runs.ts';
 import { readU32be } from '../src/index/schema.ts';
-import { mainnet600, tempDir } from './index-support.ts';
+import { Syncer } from '../src/sync/syncer.ts';
+import { MemorySource, mainnet600, tempDir } from './index-support.ts';
 
 /**
  * Sorted runs (runs.ts): a batched catch-up writes `spends`, `extspends` and `history` as runs
@@ -100,6 +101,46 @@ describe('index: sorted runs', () => {
       ix.compact();
       assert.equal(liveRuns(ix).length, 0);
       assert.equal(ix.packedRows().level0, 0);
+      checkRunsConsistent(ix);
+      assert.equal(ix.dumpHash(), want);
+    });
+  });
+
+  it('foldRuns merges each table into one run; a Syncer does it after a catch-up too short to compact after', async () => {
+    const blocks = genesis();
+    const want = await perBlockHash(blocks);
+    // By hand: 0-599 in batches of 30, runs forced, then folded.
+    await withIndex((ix) => {
+      connectInBatches(ix, blocks, 30);
+      assert.ok(ix.store.history.liveRuns().length > 1);
+      const before = liveRuns(ix).length;
+      const r = ix.foldRuns();
+      assert.equal(r.runs, before);
+      assert.ok(r.rows > 0);
+      for (const t of [ix.store.spends, ix.store.extspends, ix.store.history])
+        assert.ok(t.liveRuns().length <= 1, t.name);
+      checkRunsConsistent(ix);
+      assert.equal(ix.dumpHash(), want);
+      assert.equal(ix.foldRuns().rows, 0, 'nothing left to fold');
+    });
+    // The Syncer, batches of 300 blocks (each with >= 256 history rows, so runs by default), no
+    // compaction: two history runs written, one left.
+    await withIndex(async (ix) => {
+      const logged: string[] = [];
+      const log = {
+        info: (msg: string) => void logged.push(msg),
+        warn() {},
+        error() {},
+      };
+      const s = new Syncer(ix, new MemorySource(blocks.map((b) => b.raw)), log, {
+        batchBlocks: 300,
+        batchMs: 60_000,
+        compactCatchUp: 0,
+        prepare: false,
+      });
+      await s.run({ exitAtTip: true });
+      assert.ok(logged.includes('sorted runs merged'), logged.join(', '));
+      assert.equal(ix.store.history.liveRuns().length, 1);
       checkRunsConsistent(ix);
       assert.equal(ix.dumpHash(), want);
     });

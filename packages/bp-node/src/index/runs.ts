@@ -59,6 +59,19 @@ export function writeRun(s: Store, t: PackedTable, rows: RowBuffer, order: Uint3
   s.setRuns(t, live);
 }
 
+/**
+ * Merges every live run of `t` into one, when it has more than one (inside the caller's write
+ * transaction; updates meta `runs`). Returns the rows rewritten. After a short catch-up, what it
+ * left in runs costs a lookup one probe per run until the next compaction: one run instead.
+ */
+export function foldRuns(s: Store, t: PackedTable): number {
+  const live = [...t.liveRuns()];
+  if (live.length < 2) return 0;
+  const merged = mergeRuns(t, live, nextRun(t, live));
+  s.setRuns(t, merged.rows > 0 ? [merged] : []);
+  return merged.rows;
+}
+
 /** Merges while some tier holds FAN_IN runs (a merge may fill the next tier). */
 function settle(t: PackedTable, live: RunInfo[]): void {
   for (;;) {
