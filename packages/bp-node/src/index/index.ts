@@ -329,7 +329,7 @@ export class Index {
   }
 
   /**
-   * Merges each packed table's sorted runs into one (runs.ts `foldRuns`), in one write
+   * Leaves each packed table at most two sorted runs (runs.ts `foldRuns`), in one write
    * transaction (durable, as compaction's): what a catch-up too short to compact after leaves for lookups to probe. Answers
    * and the dump do not change. Returns the rows rewritten and the runs there were.
    */

@@ -60,15 +60,24 @@ export function writeRun(s: Store, t: PackedTable, rows: RowBuffer, order: Uint3
 }
 
 /**
- * Merges every live run of `t` into one, when it has more than one (inside the caller's write
- * transaction; updates meta `runs`). Returns the rows rewritten. After a short catch-up, what it
- * left in runs costs a lookup one probe per run until the next compaction: one run instead.
+ * Leaves `t` at most two live runs (inside the caller's write transaction; updates meta `runs`):
+ * after a short catch-up, what it left in runs costs every lookup one probe per run until the
+ * next compaction. The largest run is left alone while it holds more rows than all the others
+ * together (they are merged into one beside it), else all are merged: a node that catches up
+ * a day's blocks at every start does not rewrite everything since its last compaction each
+ * time, and each row is rewritten O(log n) times, as in a binary counter. Returns the rows
+ * rewritten.
  */
 export function foldRuns(s: Store, t: PackedTable): number {
-  const live = [...t.liveRuns()];
+  const live = [...t.liveRuns()].sort((a, b) => b.rows - a.rows);
   if (live.length < 2) return 0;
-  const merged = mergeRuns(t, live, nextRun(t, live));
-  s.setRuns(t, merged.rows > 0 ? [merged] : []);
+  const rest = live.slice(1);
+  const restRows = rest.reduce((n, r) => n + r.rows, 0);
+  const keep = live[0].rows > restRows ? [live[0]] : [];
+  const fold = keep.length > 0 ? rest : live;
+  if (fold.length < 2) return 0;
+  const merged = mergeRuns(t, fold, nextRun(t, live));
+  s.setRuns(t, merged.rows > 0 ? [...keep, merged] : keep);
   return merged.rows;
 }
 

@@ -368,7 +368,7 @@ export class Syncer extends EventEmitter {
 
   /**
    * A batched catch-up too short to compact after (or one that compaction skipped) leaves its
-   * rows in sorted runs, each a probe for every lookup: merged into one run per table here.
+   * rows in sorted runs, each a probe for every lookup: folded to at most two per table here.
    */
   private foldRuns(): void {
     const r = this.index.foldRuns();
