@@ -3,15 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { modernBlock } from '../../../test/support/fixtures.ts';
-import {
-  BlockPreparer,
-  BlockRejected,
-  type ConnectResult,
-  type Index,
-  openIndex,
-} from '../src/index/index.ts';
+import { BlockPreparer, BlockRejected, type ConnectResult } from '../src/index/index.ts';
 import { Syncer } from '../src/sync/syncer.ts';
-import { MemorySource, mainnet600, tempDir } from './index-support.ts';
+import { type Blk, MemorySource, mainnet600, perBlockHash, withIndex } from './index-support.ts';
 
 /**
  * The two-core catch-up (index/pipeline.ts: a worker prepares blocks, this thread resolves,
@@ -21,29 +15,6 @@ import { MemorySource, mainnet600, tempDir } from './index-support.ts';
  */
 const MODERN = [840002, 840003, 840004, 840005, 840006, 840007];
 const quiet = { info() {}, warn() {}, error() {} };
-
-interface Blk {
-  raw: Uint8Array;
-  height: number;
-}
-
-async function withIndex<T>(f: (ix: Index) => T | Promise<T>): Promise<T> {
-  const t = tempDir('pipeline');
-  const ix = openIndex(t.dir, 'mainnet');
-  try {
-    return await f(ix);
-  } finally {
-    await ix.close();
-    t.cleanup();
-  }
-}
-
-function perBlock(blocks: Blk[]): Promise<string> {
-  return withIndex((ix) => {
-    for (const b of blocks) ix.connectBlock(b.raw, b.height);
-    return ix.dumpHash();
-  });
-}
 
 /** What a result says, the parsed block included (a worker-prepared one is parsed on demand). */
 function summary(r: ConnectResult) {
@@ -102,7 +73,7 @@ async function rejection(blocks: Blk[], pipelinedPath: boolean) {
 describe('index: pipelined catch-up equals block by block', () => {
   it('mainnet 0-599: every block through the worker, or only big ones; batches of 16 and one', async () => {
     const blocks = mainnet600().map((raw, height) => ({ raw, height }));
-    const want = await perBlock(blocks);
+    const want = await perBlockHash(blocks);
     for (const [size, minBytes] of [
       [16, 0],
       [600, 0],
@@ -119,7 +90,7 @@ describe('index: pipelined catch-up equals block by block', () => {
 
   it('mainnet 840002-840007: one batch and batches of 2, the same dump and results', async () => {
     const blocks = MODERN.map((height) => ({ raw: modernBlock(height), height }));
-    const want = await perBlock(blocks);
+    const want = await perBlockHash(blocks);
     const one = await withIndex((ix) => blocks.map((b) => summary(ix.connectBlock(b.raw, b.height))));
     for (const size of [6, 2]) {
       const r = await pipelined(blocks, size, 0);
@@ -166,7 +137,7 @@ describe('index: pipelined catch-up equals block by block', () => {
 describe('index: the preparing worker lost', () => {
   it('blocks it had and all after are prepared on the calling thread, to the same dump', async () => {
     const blocks = MODERN.map((height) => ({ raw: modernBlock(height), height }));
-    const want = await perBlock(blocks);
+    const want = await perBlockHash(blocks);
     const p = new BlockPreparer({ minBytes: 0, ahead: 6 });
     try {
       const got = await withIndex(async (ix) => {
@@ -216,7 +187,7 @@ describe('index: the preparing worker and process exit', () => {
 describe('sync: catch-up through the worker', () => {
   it('indexes 0-599 through the worker to the same dump; a corrupt block is refused as without it', async () => {
     const blocks = mainnet600();
-    const want = await perBlock(blocks.map((raw, height) => ({ raw, height })));
+    const want = await perBlockHash(blocks.map((raw, height) => ({ raw, height })));
     for (const prepare of [{ minBytes: 0, ahead: 5 }, false] as const) {
       const got = await withIndex(async (ix) => {
         const src = new MemorySource(blocks);

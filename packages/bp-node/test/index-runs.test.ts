@@ -11,7 +11,7 @@ import { compare, RUN_KEY } from '../src/index/packed.ts';
 import { runStats } from '../src/index/runs.ts';
 import { readU32be } from '../src/index/schema.ts';
 import { Syncer } from '../src/sync/syncer.ts';
-import { MemorySource, mainnet600, tempDir } from './index-support.ts';
+import { type Blk, MemorySource, mainnet600, perBlockHash, tempDir, withIndex } from './index-support.ts';
 
 /**
  * Sorted runs (runs.ts): a batched catch-up writes `spends`, `extspends` and `history` as runs
@@ -23,29 +23,6 @@ import { MemorySource, mainnet600, tempDir } from './index-support.ts';
 const MODERN = [840002, 840003, 840004, 840005, 840006, 840007];
 const modern = () => MODERN.map((height) => ({ height, raw: modernBlock(height) }));
 const genesis = () => mainnet600().map((raw, height) => ({ height, raw }));
-
-interface Blk {
-  raw: Uint8Array;
-  height: number;
-}
-
-async function withIndex<T>(f: (ix: Index) => T | Promise<T>): Promise<T> {
-  const t = tempDir('runs');
-  const ix = openIndex(t.dir, 'mainnet');
-  try {
-    return await f(ix);
-  } finally {
-    await ix.close();
-    t.cleanup();
-  }
-}
-
-function perBlockHash(blocks: Blk[]): Promise<string> {
-  return withIndex((ix) => {
-    for (const b of blocks) ix.connectBlock(b.raw, b.height);
-    return ix.dumpHash();
-  });
-}
 
 function connectInBatches(ix: Index, blocks: Blk[], size: number): void {
   for (let i = 0; i < blocks.length; i += size) ix.connectBlocks(blocks.slice(i, i + size), { runs: true });

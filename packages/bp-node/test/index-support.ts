@@ -13,6 +13,7 @@ import { parseTx } from '@lnpbp/bitcoin/tx/parse';
 import { serializeHeader, serializeTx } from '@lnpbp/bitcoin/tx/serialize';
 import { Block as BjsBlock } from 'bitcoinjs-lib';
 import { readFixture } from '../../../test/support/fixtures.ts';
+import { type Index, openIndex } from '../src/index/index.ts';
 import type { BlockRef, ChainSource, SourceBlock } from '../src/source/types.ts';
 
 /** Mainnet blocks 0-599 (raw), heights = file order. */
@@ -36,6 +37,32 @@ export function btcdReorgChain(): { main: Uint8Array[]; side: Uint8Array[] } {
 export function tempDir(tag: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `bpd-${tag}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A block at its height. */
+export interface Blk {
+  raw: Uint8Array;
+  height: number;
+}
+
+/** Runs `f` on a fresh mainnet index in a temp datadir, closed and removed after. */
+export async function withIndex<T>(f: (ix: Index) => T | Promise<T>, tag = 'index'): Promise<T> {
+  const t = tempDir(tag);
+  const ix = openIndex(t.dir, 'mainnet');
+  try {
+    return await f(ix);
+  } finally {
+    await ix.close();
+    t.cleanup();
+  }
+}
+
+/** The dump hash of `blocks` connected one by one: what every other way of indexing must equal. */
+export function perBlockHash(blocks: Blk[]): Promise<string> {
+  return withIndex((ix) => {
+    for (const b of blocks) ix.connectBlock(b.raw, b.height);
+    return ix.dumpHash();
+  });
 }
 
 export interface RefSpend {
