@@ -161,6 +161,31 @@ describe('zmtp transport', () => {
     }
   });
 
+  it('a DEALER reads into one buffer, yet every frame it delivered stays as it came', async () => {
+    const r = new zmq.Router({ linger: 0 });
+    const p = `ipc://${path()}`;
+    await r.bind(p);
+    const d = new ZmtpSocket({ type: 'dealer' });
+    const kept: Buffer[] = [];
+    d.onMessage = (f) => kept.push(...f);
+    d.connect(p);
+    d.send(['hi']);
+    const [id] = await r.receive();
+    // Many small replies (several per read) and a few bigger than the read buffer.
+    const sizes = Array.from({ length: 300 }, (_, i) => (i % 50 === 49 ? 100_000 + i : 10 + (i % 200)));
+    for (const [i, n] of sizes.entries()) await r.send([id, Buffer.alloc(n, i & 0xff)]);
+    await until(() => kept.length === sizes.length);
+    for (const [i, n] of sizes.entries()) {
+      assert.equal(kept[i].length, n);
+      assert.ok(
+        kept[i].every((b) => b === (i & 0xff)),
+        `frame ${i} changed after delivery`,
+      );
+    }
+    d.close();
+    r.close();
+  });
+
   it('keeps what a DEALER sends until a server comes, and reconnects when it goes', async () => {
     const url = `ipc://${path()}`;
     const d = new ZmtpSocket({ type: 'dealer' });

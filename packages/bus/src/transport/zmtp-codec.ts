@@ -150,7 +150,7 @@ export function parseMetadata(data: Buffer): Map<string, Buffer> {
  * Splits a byte stream into frames. Every size is checked against `maxFrameSize` before any
  * allocation; a body cut across reads is collected into one buffer of its declared size (so a
  * 3 MB frame is copied once, not once per read). Bodies of frames that arrived whole are views
- * of the chunk they came in.
+ * of the chunk they came in, or, with `copyViews` (chunks in a read buffer that is reused), copies.
  */
 export class FrameDecoder {
   /** Header bytes of a frame cut across reads (at most 9). */
@@ -164,7 +164,14 @@ export class FrameDecoder {
   constructor(
     private readonly maxFrameSize: number,
     private readonly onFrame: (flags: number, body: Buffer) => void,
+    private readonly copyViews = false,
   ) {}
+
+  /** A body that arrived whole in `chunk`: a view of it, or a copy (small ones from Buffer's pool). */
+  private whole(chunk: Buffer, start: number, end: number): Buffer {
+    const v = chunk.subarray(start, end);
+    return this.copyViews ? Buffer.from(v) : v;
+  }
 
   push(chunk: Buffer): void {
     let at = 0;
@@ -203,7 +210,7 @@ export class FrameDecoder {
         this.fillBody(chunk, start);
         return;
       }
-      this.onFrame(flags, chunk.subarray(start, start + size));
+      this.onFrame(flags, this.whole(chunk, start, start + size));
       at = start + size;
     }
     // A header cut across reads.
@@ -242,7 +249,7 @@ export class FrameDecoder {
       if (hi !== 0 || size > this.maxFrameSize) throw oversized(hi, size, this.maxFrameSize);
       this.headLen = 0;
       if (at + size <= chunk.length) {
-        this.onFrame(flags, chunk.subarray(at, at + size));
+        this.onFrame(flags, this.whole(chunk, at, at + size));
         return at + size;
       }
       this.body = Buffer.allocUnsafe(size);
