@@ -79,33 +79,16 @@ export class Publisher<D extends MessageTable> {
     }
     const hwm = this.options.highWaterMark ?? 100_000;
     const onError = (e: unknown) => this.log.warn('publish failed', { error: e });
-    if (plain.length > 0 && transportFor(plain.map((e) => e.url)) === 'zmtp') {
-      // ipc: ZMTP spoken here (transport/zmtp.ts), no libzmq I/O thread between us and the kernel.
-      // A subscriber sends only subscriptions (a topic prefix of at most MAX_TOPIC bytes, in a
-      // command or a message): nothing bigger is read from it.
-      const socket = new ZmtpSocket({
-        type: 'pub',
-        linger: CLOSE_LINGER_MS,
-        sendHighWaterMark: hwm,
-        maxMessageSize: SUBSCRIPTION_MAX,
-      });
-      socket.onError = onError;
-      this.sockets.push({
-        push: (frames) => socket.send(frames),
-        flush: () => socket.flush(),
-        close: () => socket.close(),
-      });
-      for (const ep of plain) {
-        await socket.bind(ep.url);
-        this.bound.push(ep.url);
-      }
-    } else if (plain.length > 0) {
-      const socket = new zmq.Publisher({ linger: CLOSE_LINGER_MS, sendHighWaterMark: hwm, noDrop: false });
-      this.sockets.push(zmqPub(socket, onError));
-      for (const ep of plain) {
-        await socket.bind(ep.url);
-        this.bound.push(ep.url);
-      }
+    if (plain.length > 0) {
+      const pub =
+        transportFor(plain.map((e) => e.url)) === 'zmtp'
+          ? zmtpPub(hwm, onError)
+          : zmqPub(
+              new zmq.Publisher({ linger: CLOSE_LINGER_MS, sendHighWaterMark: hwm, noDrop: false }),
+              onError,
+            );
+      this.sockets.push(pub);
+      for (const ep of plain) this.bound.push(await pub.bind(ep.url));
     }
     if (networked.length > 0) {
       const curve = this.options.curve!;
@@ -122,11 +105,9 @@ export class Publisher<D extends MessageTable> {
         zapDomain: zap.domain,
         zapEnforceDomain: true,
       });
-      this.sockets.push({ ...zmqPub(socket, onError), release: zap.release });
-      for (const ep of networked) {
-        await socket.bind(ep.url);
-        this.bound.push(socket.lastEndpoint!);
-      }
+      const pub = { ...zmqPub(socket, onError), release: zap.release };
+      this.sockets.push(pub);
+      for (const ep of networked) this.bound.push(await pub.bind(ep.url));
     }
     this.log.info('pub listening', { service: this.options.schema.service, endpoints: this.bound });
   }
@@ -177,16 +158,46 @@ export class Publisher<D extends MessageTable> {
 
 /** One PUB socket of a Publisher, whichever transport it is on. */
 interface PubSocket {
+  /** Resolves with the endpoint bound (a tcp port 0 resolved to the port chosen). */
+  bind(url: string): Promise<string>;
   push(frames: readonly [Buffer, Buffer]): void;
   flush(): Promise<void>;
   close(): void;
   release?: () => void;
 }
 
+/**
+ * ipc: ZMTP spoken here (transport/zmtp.ts), no libzmq I/O thread between us and the kernel. A
+ * subscriber sends only subscriptions (a topic prefix of at most MAX_TOPIC bytes, in a command
+ * or a message): nothing bigger is read from it.
+ */
+function zmtpPub(hwm: number, onError: (e: unknown) => void): PubSocket {
+  const socket = new ZmtpSocket({
+    type: 'pub',
+    linger: CLOSE_LINGER_MS,
+    sendHighWaterMark: hwm,
+    maxMessageSize: SUBSCRIPTION_MAX,
+  });
+  socket.onError = onError;
+  return {
+    bind: (url) => socket.bind(url),
+    push: (frames) => {
+      socket.send(frames);
+    },
+    flush: () => socket.flush(),
+    close: () => socket.close(),
+  };
+}
+
 /** A zeromq.js PUB socket behind its send queue (one send in flight at a time). */
 function zmqPub(socket: zmq.Publisher, onError: (e: unknown) => void): PubSocket {
   const sender = new SendQueue(socket, onError);
   return {
+    bind: async (url) => {
+      await socket.bind(url);
+      // tcp: the port chosen for a port 0; anything else as the caller named it.
+      return url.startsWith('tcp://') ? (socket.lastEndpoint ?? url) : url;
+    },
     push: (frames) => {
       sender.push(frames);
     },

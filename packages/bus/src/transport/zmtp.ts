@@ -153,7 +153,7 @@ class Prefixes {
 }
 
 /** A SUB's subscription message (the pre-3.1 form every ZMTP 3 peer takes): 1 or 0, then the prefix. */
-function subscriptionMessage(subscribe: boolean, prefix: string): Buffer {
+function encodeSubscription(subscribe: boolean, prefix: string): Buffer {
   const m = Buffer.allocUnsafe(1 + prefix.length);
   m[0] = subscribe ? 1 : 0;
   m.write(prefix, 1, 'latin1');
@@ -250,12 +250,12 @@ class Connection {
     if (flags & FLAG_MORE) return;
     this.msg = [];
     this.msgBytes = 0;
-    if (this.subscriptions) this.subscriptionMessage(msg);
+    if (this.subscriptions) this.readSubscription(msg);
     else this.owner.deliver(msg);
   }
 
   /** PUB: what a SUB sends is subscriptions only, each a one-frame message 1|prefix or 0|prefix. */
-  private subscriptionMessage(msg: Buffer[]): void {
+  private readSubscription(msg: Buffer[]): void {
     const m = msg[0];
     if (msg.length !== 1 || m.length === 0 || m[0] > 1)
       throw new ZmtpError('frame', 'a subscriber sent a message that is not a subscription');
@@ -564,7 +564,7 @@ export class ZmtpSocket implements MessageSocket {
     if (this.type === 'sub') {
       this.peer = c;
       // A new connection knows none of our prefixes: all of them again, in one write.
-      for (const p of this.subscriptions.keys()) encode([subscriptionMessage(true, p)], 0, c);
+      for (const p of this.subscriptions.keys()) encode([encodeSubscription(true, p)], 0, c);
       this.scheduleFlush(c);
       if (this.readingPaused) c.sock.pause();
       return;
@@ -631,7 +631,7 @@ export class ZmtpSocket implements MessageSocket {
     const p = toBuffer(prefix).toString('latin1');
     const changed = on ? this.subscriptions.add(p) : this.subscriptions.remove(p);
     if (!changed || this.peer === null) return;
-    encode([subscriptionMessage(on, p)], 0, this.peer);
+    encode([encodeSubscription(on, p)], 0, this.peer);
     this.scheduleFlush(this.peer);
   }
 
