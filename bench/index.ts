@@ -6,7 +6,7 @@
  * Variants alternate within each round (same process, same blocks).
  *
  *   node --import tsx bench/index.ts [--rounds N] [--durability full|os|both] [--only genesis|modern]
- *                                    [--modes block,all,2,all-unsorted,<n: batches of n>,pipe,pipe<n>]
+ *                                    [--modes block,all,2,all-unsorted,<n: batches of n>,pipe,pipe<n>,bcoin]
  *                                    [--min-bytes N: the preparer's minBytes]
  *                                    [--merge-rows N: the run-merge measurement's rows, 0 = skip]
  *
@@ -24,6 +24,12 @@
  * preparer serves every run (started and warmed before the rounds, as a catch-up's is after
  * its first block).
  *
+ * `bcoin` runs the peer, bcoin 1.0.2's ChainDB (tx and address index on) into a fresh on-disk
+ * LevelDB (support/bcoin-index.ts says what it indexes and what not: inputs spending outputs
+ * from before the chain get a placeholder coin), alternating with our modes; its line gives our
+ * first mode's ratio to it, then its LevelDB sizes per key prefix. Before the rounds, its tx
+ * index and ours are checked against every tx's height and position in the blocks.
+ *
  * Then the cost of merging sorted runs (runs.ts): FAN_IN runs of random 16-byte rows (history
  * rows' width; `--merge-rows` in all, default 400,000) written into a fresh datadir, merged by
  * `mergeRuns` in one transaction (sequential reads, MDB_APPEND, the inputs deleted), per row;
@@ -39,6 +45,7 @@ import { ChunkWriter, runKey } from '../packages/bp-node/src/index/packed.ts';
 import { RowBuffer } from '../packages/bp-node/src/index/rowsort.ts';
 import { FAN_IN, mergeRuns, runStats } from '../packages/bp-node/src/index/runs.ts';
 import { modernBlock, readFixture } from '../test/support/fixtures.ts';
+import { type BcoinRun, checkBcoinAgainstOurs, runBcoin } from './support/bcoin-index.ts';
 
 const SHARED = '/work/shared/chain';
 const MODERN = [840002, 840003, 840004, 840005, 840006, 840007];
@@ -59,12 +66,15 @@ interface Mode {
   batch: number | null;
   sort: boolean;
   pipelined?: boolean;
+  /** The peer library (bcoin), not ours. */
+  peer?: boolean;
 }
 const MODES: Record<string, Mode> = {
   block: { name: 'per block', batch: null, sort: true },
   all: { name: 'one batch', batch: 0, sort: true },
   '2': { name: 'batches of 2', batch: 2, sort: true },
   'all-unsorted': { name: 'one batch, rows unsorted', batch: 0, sort: false },
+  bcoin: { name: 'bcoin 1.0.2 ChainDB', batch: null, sort: false, peer: true },
 };
 const modes = (arg('--modes') ?? 'block,all,2,all-unsorted').split(',').map((m) => {
   const n = Number(m);
@@ -236,6 +246,25 @@ async function runOnce(chain: Chain, durability: 'full' | 'os', mode: Mode): Pro
   }
 }
 
+/** bcoin's LevelDB after its last run, split as ours is: index, UTXO set, blocks and undo. */
+function printPeerSizes(chain: Chain, r: BcoinRun): void {
+  const items = chain.txs + chain.inputs + chain.outputs;
+  const bytes = (name: string) => r.prefixes[name]?.bytes ?? 0;
+  const total = Object.values(r.prefixes).reduce((a, p) => a + p.bytes, 0);
+  const index = total - bytes('coins') - bytes('blocks') - bytes('undo');
+  console.log(
+    `  bcoin inputs: ${r.realInputs} spend coins of the run (indexed in full), ${r.placeholderInputs} spend older outputs (placeholder coin: no address, undo entry without the coin)`,
+  );
+  console.log(
+    `  bcoin sizes (LevelDB, logical key + value bytes; on disk after compactRange, snappy: ${r.diskBytes} B): index ${index} B = ${f1(index / items)} B/item, ${f2(index / chain.bytes)} B per block byte, of which tx copies in the tx index ${r.txCopyBytes} B (without them ${f1((index - r.txCopyBytes) / items)} B/item); coins ${bytes('coins')} B; blocks ${bytes('blocks')} B; undo ${bytes('undo')} B; compactRange ${f2(r.compactSecs)} s`,
+  );
+  console.log(
+    `  bcoin key prefixes: ${Object.entries(r.prefixes)
+      .map(([k, p]) => `${k} ${p.keys} keys ${p.bytes} B`)
+      .join(', ')}`,
+  );
+}
+
 const fmtTables = (t: Record<string, number>) =>
   Object.entries(t)
     .map(([k, v]) => `${k} ${v}`)
@@ -261,15 +290,37 @@ for (const chain of chains) {
     `\n${chain.name}: ${chain.blocks.length} blocks, ${f2(chain.bytes / 1e6)} MB, ${chain.txs} txs, ${chain.inputs} inputs, ${chain.outputs} outputs = ${items} items (${chain.source})`,
   );
   let last: RunResult | null = null;
+  let lastPeer: BcoinRun | null = null;
+  if (modes.some((m) => m.peer)) {
+    const { txs } = await checkBcoinAgainstOurs(chain.blocks);
+    console.log(
+      `  bcoin's tx index and ours place all ${txs} txs at their block height and position (bcoin does not index the genesis tx)`,
+    );
+  }
+  const ours = modes.find((m) => !m.peer);
   for (const d of durabilities) {
     const runs = new Map<Mode, RunResult[]>(modes.map((m) => [m, []]));
+    const peerRuns: BcoinRun[] = [];
     // Starts the worker and loads its modules outside the timed runs.
     const pipe = modes.find((m) => m.pipelined);
     if (pipe) await runOnce(chain, d, pipe);
-    for (let r = 0; r < rounds; r++) for (const m of modes) runs.get(m)!.push(await runOnce(chain, d, m));
+    for (let r = 0; r < rounds; r++) {
+      for (const m of modes) {
+        if (m.peer) peerRuns.push(await runBcoin(chain.blocks, { sync: d === 'full' }));
+        else runs.get(m)!.push(await runOnce(chain, d, m));
+      }
+    }
+    // Our first mode is the base of the ratios, wherever bcoin stands in --modes.
     const base = { wall: 0, cpu: 0 };
+    if (ours) {
+      const rs = runs.get(ours)!;
+      base.wall = chain.bytes / 1e6 / median(rs.map((r) => r.secs));
+      base.cpu = chain.bytes / 1e6 / median(rs.map((r) => r.cpuSecs));
+    }
     for (const m of modes) {
-      const rs = runs.get(m)!;
+      const rs: Pick<RunResult, 'secs' | 'cpuSecs' | 'mainSecs' | 'workerSecs'>[] = m.peer
+        ? peerRuns
+        : runs.get(m)!;
       const secs = median(rs.map((r) => r.secs));
       const best = Math.min(...rs.map((r) => r.secs));
       const cpu = median(rs.map((r) => r.cpuSecs));
@@ -277,18 +328,20 @@ for (const chain of chains) {
       const perCpu = chain.bytes / 1e6 / cpu;
       const perMain = chain.bytes / 1e6 / median(rs.map((r) => r.mainSecs));
       const worker = m.pipelined ? `, worker busy ${f2(median(rs.map((r) => r.workerSecs)))} s` : '';
-      if (m === modes[0]) Object.assign(base, { wall, cpu: perCpu });
       const ratio =
-        m === modes[0]
+        m === ours || !ours
           ? ''
-          : `; x${f2(wall / base.wall)} wall, x${f2(perCpu / base.cpu)} per CPU s vs ${modes[0].name}`;
+          : m.peer
+            ? `; ${ours.name} x${f2(base.wall / wall)} wall, x${f2(base.cpu / perCpu)} per CPU s vs bcoin`
+            : `; x${f2(wall / base.wall)} wall, x${f2(perCpu / base.cpu)} per CPU s vs ${ours.name}`;
       console.log(
         `  durability ${d.padEnd(4)} ${m.name.padEnd(24)}: ${f2(wall)} MB/s median (best ${f2(chain.bytes / 1e6 / best)}), ${f2(perCpu)} MB/s per CPU second (${f2(perMain)} main thread${worker}), ${f1(chain.blocks.length / secs)} blocks/s, ${f1(items / secs / 1e3)} k items/s${ratio}`,
       );
     }
-    const first = runs.get(modes[0])!;
-    last = first[first.length - 1];
+    if (ours) last = runs.get(ours)!.at(-1)!;
+    lastPeer = peerRuns.at(-1) ?? null;
   }
+  if (lastPeer) printPeerSizes(chain, lastPeer);
   if (!last) continue;
   const utxo = last.tables.utxos;
   const index = last.compacted - utxo;
