@@ -247,13 +247,14 @@ async function runOnce(chain: Chain, durability: 'full' | 'os', mode: Mode): Pro
 }
 
 /** bcoin's LevelDB after its last run, split as ours is: index, UTXO set, blocks and undo. */
-function printPeerSizes(chain: Chain, r: BcoinRun): void {
+function printPeerSizes(chain: Chain, run: BcoinRun): void {
   const items = chain.txs + chain.inputs + chain.outputs;
+  const r = run.sizes!;
   const bytes = (name: string) => r.prefixes[name]?.bytes ?? 0;
   const total = Object.values(r.prefixes).reduce((a, p) => a + p.bytes, 0);
   const index = total - bytes('coins') - bytes('blocks') - bytes('undo');
   console.log(
-    `  bcoin inputs: ${r.realInputs} spend coins of the run (indexed in full), ${r.placeholderInputs} spend older outputs (placeholder coin: no address, undo entry without the coin)`,
+    `  bcoin inputs: ${run.realInputs} spend coins of the run (indexed in full), ${run.placeholderInputs} spend older outputs (placeholder coin: no address, undo entry without the coin)`,
   );
   console.log(
     `  bcoin sizes (LevelDB, logical key + value bytes; on disk after compactRange, snappy: ${r.diskBytes} B): index ${index} B = ${f1(index / items)} B/item, ${f2(index / chain.bytes)} B per block byte, of which tx copies in the tx index ${r.txCopyBytes} B (without them ${f1((index - r.txCopyBytes) / items)} B/item); coins ${bytes('coins')} B; blocks ${bytes('blocks')} B; undo ${bytes('undo')} B; compactRange ${f2(r.compactSecs)} s`,
@@ -306,7 +307,8 @@ for (const chain of chains) {
     if (pipe) await runOnce(chain, d, pipe);
     for (let r = 0; r < rounds; r++) {
       for (const m of modes) {
-        if (m.peer) peerRuns.push(await runBcoin(chain.blocks, { sync: d === 'full' }));
+        if (m.peer)
+          peerRuns.push(await runBcoin(chain.blocks, { sync: d === 'full', sizes: r === rounds - 1 }));
         else runs.get(m)!.push(await runOnce(chain, d, m));
       }
     }

@@ -121,9 +121,14 @@ export interface BcoinRun {
   /** Inputs whose coin came from the run (real) and inputs given a placeholder coin. */
   realInputs: number;
   placeholderInputs: number;
-  /** Wall seconds of a full compactRange after (memtable to tables, then compaction), not in `secs`. */
+  /** After the loop (not timed), unless `sizes: false`. */
+  sizes: BcoinSizes | null;
+}
+
+export interface BcoinSizes {
+  /** Wall seconds of a full compactRange (memtable to tables, then compaction). */
   compactSecs: number;
-  /** `du` of the LevelDB dir after a full compactRange (snappy-compressed tables), bytes. */
+  /** `du` of the LevelDB dir after it (snappy-compressed tables), bytes. */
   diskBytes: number;
   /** Logical bytes (key + value) and keys per prefix, before compression. */
   prefixes: Record<string, { keys: number; bytes: number }>;
@@ -171,11 +176,12 @@ function openChainDB(dir: string, sync: boolean): ChainDB {
 
 /**
  * Connects `blocks` (consecutive heights) into a fresh ChainDB in a temp dir and measures it.
- * `check` runs after the timed loop, before close, with the open ChainDB.
+ * `check` runs after the timed loop, before close, with the open ChainDB; then the sizes are
+ * measured unless `sizes` is false.
  */
 export async function runBcoin(
   blocks: PeerBlock[],
-  opts: { sync: boolean; check?: (db: ChainDB) => Promise<void> },
+  opts: { sync: boolean; sizes?: boolean; check?: (db: ChainDB) => Promise<void> },
 ): Promise<BcoinRun> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-bcoin-'));
   try {
@@ -233,36 +239,13 @@ export async function runBcoin(
     const cpu = process.cpuUsage(cpu0);
     const mainSecs = threadCpuSecs() - main0;
     if (opts.check) await opts.check(db);
-    const prefixes: Record<string, { keys: number; bytes: number }> = {};
-    let txCopyBytes = 0;
-    // leveldown's own iterator: bdb's passes its null bounds on, which leveldown 6 turns into
-    // the key "null" (an empty range).
-    const it = db.db.binding.iterator({ keys: true, values: true });
-    for (;;) {
-      const kv = await new Promise<[Buffer, Buffer] | null>((resolve, reject) =>
-        it.next((err, key, value) => (err ? reject(err) : resolve(key === undefined ? null : [key, value!]))),
-      );
-      if (!kv) break;
-      const name = PREFIXES[String.fromCharCode(kv[0][0])] ?? 'other';
-      prefixes[name] ??= { keys: 0, bytes: 0 };
-      const p = prefixes[name];
-      p.keys++;
-      p.bytes += kv[0].length + kv[1].length;
-      // TXMeta.toRaw: the tx, then mtime u32, 1, block hash, height, time, position (49 bytes).
-      if (kv[0][0] === 0x74) txCopyBytes += kv[1].length - 49;
-    }
-    await new Promise<void>((resolve, reject) => it.end((err) => (err ? reject(err) : resolve())));
-    const c0 = performance.now();
-    await new Promise<void>((resolve, reject) =>
-      db.db.binding.compactRange(Buffer.alloc(1, 0), Buffer.alloc(1, 0xff), (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-    const compactSecs = (performance.now() - c0) / 1000;
+    const sizes = opts.sizes === false ? null : await measureSizes(db);
     await db.close();
-    const diskBytes = Number(
-      execFileSync('du', ['-sb', join(dir, 'chain')], { encoding: 'utf8' }).split('\t')[0],
-    );
+    if (sizes) {
+      sizes.diskBytes = Number(
+        execFileSync('du', ['-sb', join(dir, 'chain')], { encoding: 'utf8' }).split('\t')[0],
+      );
+    }
     return {
       secs,
       cpuSecs: (cpu.user + cpu.system) / 1e6,
@@ -270,14 +253,42 @@ export async function runBcoin(
       workerSecs: 0,
       realInputs,
       placeholderInputs,
-      compactSecs,
-      diskBytes,
-      prefixes,
-      txCopyBytes,
+      sizes,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Per key prefix logical bytes by a full scan, then a full compactRange (disk bytes left to the caller). */
+async function measureSizes(db: ChainDB): Promise<BcoinSizes> {
+  const prefixes: Record<string, { keys: number; bytes: number }> = {};
+  let txCopyBytes = 0;
+  // leveldown's own iterator: bdb's passes its null bounds on, which leveldown 6 turns into
+  // the key "null" (an empty range).
+  const it = db.db.binding.iterator({ keys: true, values: true });
+  for (;;) {
+    const kv = await new Promise<[Buffer, Buffer] | null>((resolve, reject) =>
+      it.next((err, key, value) => (err ? reject(err) : resolve(key === undefined ? null : [key, value!]))),
+    );
+    if (!kv) break;
+    const name = PREFIXES[String.fromCharCode(kv[0][0])] ?? 'other';
+    prefixes[name] ??= { keys: 0, bytes: 0 };
+    const p = prefixes[name];
+    p.keys++;
+    p.bytes += kv[0].length + kv[1].length;
+    // TXMeta.toRaw: the tx, then mtime u32, 1, block hash, height, time, position (49 bytes).
+    if (kv[0][0] === 0x74) txCopyBytes += kv[1].length - 49;
+  }
+  await new Promise<void>((resolve, reject) => it.end((err) => (err ? reject(err) : resolve())));
+  const c0 = performance.now();
+  await new Promise<void>((resolve, reject) =>
+    db.db.binding.compactRange(Buffer.alloc(1, 0), Buffer.alloc(1, 0xff), (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+  const compactSecs = (performance.now() - c0) / 1000;
+  return { compactSecs, diskBytes: 0, prefixes, txCopyBytes };
 }
 
 /**
@@ -293,6 +304,7 @@ export async function checkBcoinAgainstOurs(blocks: PeerBlock[]): Promise<{ txs:
     ix.connectBlocks(blocks);
     await runBcoin(blocks, {
       sync: false,
+      sizes: false,
       check: async (db) => {
         for (const b of blocks) {
           const parsed = parseBlock(b.raw);
