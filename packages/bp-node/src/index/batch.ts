@@ -32,8 +32,10 @@ import {
   writeShortId,
 } from '@lnpbp/bitcoin/shortid/index';
 import type { Block } from '@lnpbp/bitcoin/tx/types';
+import { type Commit, sharesPrefix, spentSince } from './commitlog.ts';
 import type { ConnectResult } from './connect.ts';
 import { BlockRejected } from './errors.ts';
+import { HINT_FOUND_VERIFIED, HINT_NONE, HINT_UNKNOWN, type ResolveHints } from './hints.ts';
 import type { BlockLayout } from './layout.ts';
 import type { PackedTable } from './packed.ts';
 import { PrefixTable } from './prefixtable.ts';
@@ -218,6 +220,8 @@ const scratch = {
  */
 export class ConnectBatch {
   private readonly startOffset: number;
+  /** The committed tip the batch started on. */
+  private readonly committed: Tip | null;
   private tip: Tip | null;
   private base: number | null;
   private readonly storedBase: boolean;
@@ -256,6 +260,7 @@ export class ConnectBatch {
     if (s.readOnly) throw new Error('index opened read-only');
     this.startOffset = s.file.length;
     this.tip = s.tip();
+    this.committed = this.tip;
     this.base = s.base();
     this.storedBase = this.base !== null;
   }
@@ -338,6 +343,7 @@ export class ConnectBatch {
     const refs = new Int32Array(nIn);
     const spentHashes = new Uint8Array(nIn * 32);
     txPos.reset(txids);
+    this.useHints(prep.hints);
     const spentOld = new Set<number | string>();
     const spentHere = new Set<number>();
     const prevScripts: (Uint8Array | undefined)[] = new Array(nIn);
@@ -383,7 +389,7 @@ export class ConnectBatch {
             continue;
           }
           const prevTxid = lay.prevTxid(g0 + j);
-          const f = this.findUnspent(prevTxid, vout, external, fids, k * 8);
+          const f = this.findUnspent(prevTxid, vout, external, fids, k);
           if (f === UNKNOWN || f === SPENT) {
             if (f === UNKNOWN && external) {
               kinds[k] = EXTERNAL;
@@ -407,9 +413,9 @@ export class ConnectBatch {
           spentOld.add(fk);
           kinds[k] = f;
           const script = this.foundScript;
-          if (f === BATCHED) {
-            refs[k] = this.foundRef;
-            // The output's block hashed its script already.
+          if (f === BATCHED || this.foundHashed) {
+            if (f === BATCHED) refs[k] = this.foundRef;
+            // The output's block, or the worker that found it, hashed its script already.
             const h = this.foundHashes;
             const at = this.foundHashAt;
             for (let i = 0; i < 32; i++) spentHashes[k * 32 + i] = h[at + i];
@@ -545,6 +551,59 @@ export class ConnectBatch {
   /** ... and where its script's sha256 is (the outHashes of its block). */
   private foundHashes: Uint8Array = new Uint8Array(0);
   private foundHashAt = 0;
+  /** foundHashes holds the found output's script hash (BATCHED, or STORED through a hint). */
+  private foundHashed = false;
+  /** The block's hints and the commits since their snapshot; null: resolve through LMDB. */
+  private hints: ResolveHints | null = null;
+  private hintValues: DataView | null = null;
+  private hintCommits: readonly Commit[] = [];
+
+  /**
+   * Takes a block's hints (hints.ts) if they can be checked: the index still holds their
+   * snapshot's tip, and the commit log covers every commit since.
+   */
+  private useHints(h: ResolveHints | null): void {
+    this.hints = null;
+    if (h === null) return;
+    const snap = h.snapshot;
+    const committed = this.committed;
+    const tip = committed?.height ?? -1;
+    if (snap.height >= 0) {
+      const hash = snap.height === tip ? committed!.hash : this.s.blockHash(snap.height);
+      if (hash === null || !sameHash(hash, 0, snap.hash, 0)) return;
+    }
+    const cs = this.s.commits.since(snap.height, tip);
+    if (cs === null) return;
+    this.hints = h;
+    this.hintValues = new DataView(h.utxos.buffer, h.utxos.byteOffset, h.utxos.byteLength);
+    this.hintCommits = cs;
+  }
+
+  /**
+   * findUnspent's answer from input k's hint, or -1: no hint, or one that what was committed
+   * since the snapshot, or what this batch spent, may make wrong.
+   */
+  private fromHint(txid: Uint8Array, k: number, known: boolean, sharing: number, ids: Uint8Array): number {
+    const h = this.hints!;
+    const st = h.status[k];
+    const cs = this.hintCommits;
+    if (st === HINT_NONE || (cs.length > 0 && sharesPrefix(cs, txid, 0))) return -1;
+    if (st === HINT_UNKNOWN) return known ? SPENT : UNKNOWN;
+    // Taken as the one tx with that prefix: unless one of the batch shares it.
+    if (st !== HINT_FOUND_VERIFIED && sharing > 0) return -1;
+    const fids = h.fids;
+    const key = outKey(readShortIdHi(fids, 8 * k) >>> 8, readShortIdLo(fids, 8 * k));
+    if (this.spentStored.size > 0 && this.spentStored.has(key)) return -1;
+    if (cs.length > 0 && spentSince(cs, key)) return -1;
+    copy(ids, 8 * k, fids, 8 * k, 8);
+    const u0 = h.utxoAt[k];
+    this.foundValue = this.hintValues!.getBigUint64(u0, true);
+    this.foundScript = h.utxos.subarray(u0 + 8, h.utxoAt[k + 1]);
+    this.foundHashes = h.spentHashes;
+    this.foundHashAt = 32 * k;
+    this.foundHashed = true;
+    return STORED;
+  }
 
   /**
    * The unspent output txid:vout: the batch's own outputs first (they are later than every
@@ -560,8 +619,10 @@ export class ConnectBatch {
     vout: number,
     alwaysVerify: boolean,
     ids: Uint8Array,
-    at: number,
+    k: number,
   ): number {
+    const at = 8 * k;
+    this.foundHashed = false;
     let known = false;
     let sharing = 0;
     for (let e = this.txs.find(txid); e >= 0; e = this.txs.prev(e)) {
@@ -582,6 +643,14 @@ export class ConnectBatch {
       return BATCHED;
     }
     const s = this.s;
+    if (this.hints !== null) {
+      const f = this.fromHint(txid, k, known, sharing, ids);
+      if (f >= 0) {
+        s.resolved.hinted++;
+        return f;
+      }
+    }
+    s.resolved.read++;
     const cands = s.txidCandidates(txid);
     for (let i = cands.length - 1; i >= 0; i--) {
       const c = cands[i];
@@ -621,6 +690,13 @@ export class ConnectBatch {
     try {
       s.file.sync();
       s.env.transactionSync(() => this.write(), s.commitFlags);
+      s.commits.add({
+        from: this.pending[0].height,
+        to: this.pending[this.pending.length - 1].height,
+        first: this.committed === null,
+        txs: this.txs,
+        spent: this.spentStored,
+      });
     } catch (e) {
       // meta `runs` may have been read inside the aborted transaction.
       s.forgetPackedState();

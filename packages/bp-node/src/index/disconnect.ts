@@ -64,6 +64,8 @@ export function readStoredBlock(
  */
 export function disconnectTip(s: Store): DisconnectResult {
   if (s.readOnly) throw new Error('index opened read-only');
+  // Hints read before this (hints.ts) may name the outputs and txs it takes away.
+  s.commits.clear();
   const tip = s.tip();
   if (tip === null) throw new Error('the index is empty');
   const height = tip.height;

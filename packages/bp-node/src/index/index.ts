@@ -155,6 +155,7 @@ export class Index {
     opts: BatchOptions & { batchBlocks?: number } = {},
   ): Promise<ConnectResult[]> {
     const per = opts.batchBlocks ?? blocks.length;
+    this.lookAhead(preparer);
     const results: ConnectResult[] = [];
     let i = 0;
     let b: ConnectBatch | null = null;
@@ -177,6 +178,14 @@ export class Index {
     }
     if (b !== null) results.push(...b.commit());
     return results;
+  }
+
+  /**
+   * Lets `preparer`'s worker look up the inputs of the blocks it prepares in this index, ahead of
+   * the writer (hints.ts); the writer checks every hint against what it committed since.
+   */
+  lookAhead(preparer: BlockPreparer): void {
+    preparer.readIndex(this.store.dir, this.store.network);
   }
 
   /** Undoes the tip block; its non-coinbase txs are in the result for the mempool. */

@@ -18,6 +18,7 @@
  * someone awaits), so a preparer left unclosed never keeps the process alive.
  */
 import { Worker } from 'node:worker_threads';
+import type { NetworkName } from '@lnpbp/bitcoin/network';
 import { fromMessage, type Prepared, type PreparedMessage, tryPrepare } from './prepared.ts';
 
 export interface PreparerOptions {
@@ -57,6 +58,8 @@ export class BlockPreparer {
   private closed = false;
   /** Buffers the worker handed back, for the next blocks' copies. */
   private readonly spare: ArrayBuffer[] = [];
+  /** The index the blocks go to, whose inputs the worker looks up (hints.ts). */
+  private index: { dir: string; network: NetworkName } | null = null;
 
   constructor(opts: PreparerOptions = {}) {
     this.minBytes = opts.minBytes ?? 16 * 1024;
@@ -97,6 +100,18 @@ export class BlockPreparer {
     this.queuedBytes -= q.raw.length;
     const prepared = (q.prepared === null ? null : await q.prepared) ?? tryPrepare(q.raw, q.height);
     return { raw: q.raw, height: q.height, prepared };
+  }
+
+  /**
+   * The blocks pushed from now on go to the index at `dir`: the worker reads it (read-only, at
+   * a snapshot per block) to find their inputs' spent outputs ahead of the writer (hints.ts).
+   * null: it stops. The writer checks each hint against what it committed since.
+   */
+  readIndex(dir: string | null, network: NetworkName): void {
+    const index = dir === null ? null : { dir, network };
+    if (index?.dir === this.index?.dir) return;
+    this.index = index;
+    this.worker?.postMessage({ index });
   }
 
   /** Milliseconds the worker has spent busy so far (its event loop's active time; 0 before it starts). */
@@ -150,6 +165,7 @@ export class BlockPreparer {
 
   private start(): Worker {
     const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`));
+    if (this.index !== null) w.postMessage({ index: this.index });
     w.on('message', (m: { id: number; msg: PreparedMessage; buffer: ArrayBuffer }) => {
       if (this.spare.length <= this.ahead) this.spare.push(m.buffer);
       const x = this.waiting.get(m.id);

@@ -1,15 +1,27 @@
 /**
  * The block-preparing worker's thread (pipeline.ts starts it): prepares each block posted to
  * it, in the order posted, and posts back the flat result (prepared.ts) with its buffers
- * transferred.
+ * transferred. Once told which index the blocks are for, it also looks up each block's inputs
+ * in it (hints.ts).
  */
 import { parentPort } from 'node:worker_threads';
+import type { NetworkName } from '@lnpbp/bitcoin/network';
+import { HintSource } from './hints.ts';
 import { prepareMessage } from './prepared.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('prepare-worker.ts runs as a worker thread');
-port.on('message', (m: { id: number; height: number; raw: Uint8Array }) => {
-  const { msg, transfer } = prepareMessage(m.raw, m.height);
+let hints: HintSource | null = null;
+type Message =
+  | { index: { dir: string; network: NetworkName } | null }
+  | { id: number; height: number; raw: Uint8Array };
+port.on('message', (m: Message) => {
+  if ('index' in m) {
+    hints?.close();
+    hints = m.index === null ? null : new HintSource(m.index.dir, m.index.network);
+    return;
+  }
+  const { msg, transfer } = prepareMessage(m.raw, m.height, hints);
   const buffer = m.raw.buffer as ArrayBuffer;
   port.postMessage({ id: m.id, msg, buffer }, [...transfer, buffer]);
 });

@@ -11,6 +11,7 @@ import { blockChecksum, onchainHi } from '@lnpbp/bitcoin/shortid/index';
 import { setTxHashes } from '@lnpbp/bitcoin/tx/parse';
 import type { Block } from '@lnpbp/bitcoin/tx/types';
 import { BlockRejected, type RejectCode } from './errors.ts';
+import { type HintSource, hintBuffers, type ResolveHints } from './hints.ts';
 import { BlockLayout, type LayoutParts } from './layout.ts';
 import { type OutputShapes, outputShapeRows } from './shapes.ts';
 import { parseAndVerifyBlock } from './verify.ts';
@@ -31,6 +32,8 @@ export interface PreparedBlock {
   outShapes: OutputShapes;
   /** The parsed block when prepared on this thread; null when a worker did (see parsedBlock). */
   block: Block | null;
+  /** Where a worker found the inputs' spent outputs in the index (hints.ts); null: not looked up. */
+  hints: ResolveHints | null;
 }
 
 /** What preparing gave: the block, its BlockRejected, or a fault of the preparer. */
@@ -62,6 +65,7 @@ export function prepareBlock(raw: Uint8Array, height: number): PreparedBlock {
     outHashes: scriptHashes(layout),
     outShapes: outputShapeRows(layout, hi),
     block,
+    hints: null,
   };
 }
 
@@ -116,14 +120,19 @@ export type PreparedMessage =
       outHashes: Uint8Array;
       shapeRows: Uint8Array;
       shapeTx: Uint32Array;
+      hints: ResolveHints | null;
     }
   | { ok: false; code: RejectCode; height: number; detail: string }
   | { ok: false; code: null; message: string };
 
-/** Prepares `raw` for posting: the message and the buffers to transfer with it. */
+/**
+ * Prepares `raw` for posting: the message and the buffers to transfer with it; with `hints`, the
+ * inputs' spent outputs looked up in the index too.
+ */
 export function prepareMessage(
   raw: Uint8Array,
   height: number,
+  hints: HintSource | null = null,
 ): { msg: PreparedMessage; transfer: ArrayBuffer[] } {
   let p: PreparedBlock;
   try {
@@ -145,10 +154,23 @@ export function prepareMessage(
     outHashes: p.outHashes,
     shapeRows: p.outShapes.rows,
     shapeTx: p.outShapes.tx,
+    hints: readHints(hints, p, height),
   };
   const arrays = [msg.hash, msg.txids, msg.wtxids, msg.txOffsets, msg.outHashes, msg.shapeRows, msg.shapeTx];
   arrays.push(...Object.values(layout));
-  return { msg, transfer: arrays.map((a) => a.buffer as ArrayBuffer) };
+  const transfer = arrays.map((a) => a.buffer as ArrayBuffer);
+  if (msg.hints !== null) transfer.push(...hintBuffers(msg.hints));
+  return { msg, transfer };
+}
+
+/** The block's hints, or null (none asked, or the lookup failed: the writer then reads itself). */
+function readHints(hints: HintSource | null, p: PreparedBlock, height: number): ResolveHints | null {
+  if (hints === null) return null;
+  try {
+    return hints.read(p.layout, height);
+  } catch {
+    return null;
+  }
 }
 
 /** A posted prepared block back as a Prepared, over this thread's copy of the block bytes. */
@@ -168,6 +190,7 @@ export function fromMessage(m: PreparedMessage, raw: Uint8Array): Prepared {
       outHashes: m.outHashes,
       outShapes: { rows: m.shapeRows, tx: m.shapeTx },
       block: null,
+      hints: m.hints,
     },
   };
 }

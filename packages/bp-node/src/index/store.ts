@@ -6,6 +6,7 @@ import { sha256d } from '@lnpbp/bitcoin/hash/index';
 import type { NetworkName } from '@lnpbp/bitcoin/network';
 import { readShortIdHi, readShortIdLo } from '@lnpbp/bitcoin/shortid/index';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import { CommitLog } from './commitlog.ts';
 import { FlatFile } from './flatfile.ts';
 import { RowLookup } from './lookup.ts';
 import { PackedTable, type RunInfo } from './packed.ts';
@@ -84,6 +85,10 @@ export class Store {
   readonly file: FlatFile;
   readonly readOnly: boolean;
   commitFlags: number | undefined;
+  /** The writer's recent batch commits, for checking a preparing worker's hints (hints.ts). */
+  readonly commits = new CommitLog();
+  /** Inputs of stored outputs (or unknown ones) a batch resolved from a hint / by reading LMDB. */
+  readonly resolved = { hinted: 0, read: 0 };
   private rowCache = new Map<number, BlockRow>();
   /** Meta `packed` and meta `runs`, decoded (see MetaCache). */
   private readonly packedMeta: MetaCache<PackedState>;

@@ -286,6 +286,7 @@ export class Syncer extends EventEmitter {
       if (failed !== null) throw failed.e;
     };
     const preparer = batched && this.opts.prepare !== false ? new BlockPreparer(this.opts.prepare) : null;
+    if (preparer !== null) this.index.lookAhead(preparer);
     const add = (raw: Uint8Array, height: number, prepared: Prepared | null) => {
       if (!batched) {
         this.afterConnect(this.index.connectBlock(raw, height), raw.length);

@@ -1,0 +1,71 @@
+/**
+ * The writer's recent commits, for checking resolve hints (hints.ts) read at a snapshot before
+ * them: which txs each commit added (by txid prefix) and which UTXOs it deleted.
+ */
+import type { PrefixTable } from './prefixtable.ts';
+
+/** What one committed batch changed that a hint read before it could have missed. */
+export interface Commit {
+  /** Its first and last block's heights. */
+  from: number;
+  to: number;
+  /** It was the index's first commit (the index was empty before it). */
+  first: boolean;
+  /** Its txs by 48-bit txid prefix (the batch's own table). */
+  txs: PrefixTable;
+  /** The UTXOs it deleted, as ConnectBatch keys them (outKey). */
+  spent: ReadonlySet<number | string>;
+}
+
+/**
+ * The commits of the writer's recent batches, in order, for checking hints read before them:
+ * ConnectBatch adds each commit; a disconnect, or any write that is not a batch's commit,
+ * clears it (hints read before then are not trusted). It keeps the last few only: the worker
+ * reads its snapshot a few blocks before the writer uses it.
+ */
+export class CommitLog {
+  private readonly commits: Commit[] = [];
+  private static readonly KEEP = 8;
+
+  add(c: Commit): void {
+    const last = this.commits[this.commits.length - 1];
+    if (last !== undefined && last.to + 1 !== c.from) this.commits.length = 0;
+    this.commits.push(c);
+    if (this.commits.length > CommitLog.KEEP) this.commits.shift();
+  }
+
+  clear(): void {
+    this.commits.length = 0;
+  }
+
+  /**
+   * The commits after `snapshot` up to `tip` (the writer's committed tip, -1 if empty), when
+   * the log holds all of them; null when it cannot tell (the writer then ignores the hints).
+   */
+  since(snapshot: number, tip: number): readonly Commit[] | null {
+    if (snapshot === tip) return [];
+    if (snapshot > tip) return null;
+    const cs = this.commits;
+    if (cs.length === 0 || cs[cs.length - 1].to !== tip) return null;
+    for (let i = 0; i < cs.length; i++) {
+      // A snapshot of the empty index is covered from the index's first commit on.
+      if (snapshot === -1 ? !cs[i].first : cs[i].from !== snapshot + 1) continue;
+      // Hints from this snapshot on need none of the older ones (a worker's snapshots only grow).
+      if (i > 0) cs.splice(0, i);
+      return cs;
+    }
+    return null;
+  }
+}
+
+/** Some commit of `cs` added a tx whose txid starts like t[at..at+6). */
+export function sharesPrefix(cs: readonly Commit[], t: Uint8Array, at: number): boolean {
+  for (let i = 0; i < cs.length; i++) if (cs[i].txs.find(t, at) >= 0) return true;
+  return false;
+}
+
+/** Some commit of `cs` deleted the UTXO with that key. */
+export function spentSince(cs: readonly Commit[], key: number | string): boolean {
+  for (let i = 0; i < cs.length; i++) if (cs[i].spent.has(key)) return true;
+  return false;
+}

@@ -1,0 +1,195 @@
+/**
+ * Resolve hints: the block-preparing worker (pipeline.ts) looks up each input's spent output in
+ * a read snapshot of the index, so the writer does not have to. Looking it up (the `txids`
+ * candidates, the full txid from blocks.dat, the UTXO read, the spent script's sha256) was 30 %
+ * of the writer's time in a catch-up (docs/performance.md, "Indexing").
+ *
+ * A hint is what the snapshot said: the snapshot is the index as committed at some tip
+ * (`Snapshot.height`), and the writer resolves against that plus what it committed since and
+ * what its open batch holds. So the writer trusts a hint only when it can see that nothing in
+ * between changes the answer (ConnectBatch.resolve):
+ * - the index still holds the snapshot's tip block (no disconnect below it);
+ * - the commit log (commitlog.ts) covers every commit after the snapshot, and none of those
+ *   commits added a tx sharing the input's txid prefix or spent the output the hint found;
+ * - the batch's own blocks are searched first, as without hints, and the batch did not spend
+ *   the output either.
+ * Anything else (a hint not given, the output spent in the snapshot, a tx committed since with
+ * the same prefix) is resolved as before, through LMDB: a hint can save work, never change an
+ * answer (index-hints.test.ts compares dumps and rejections with and without).
+ */
+
+import { sha256Into } from '@lnpbp/bitcoin/hash/index';
+import type { NetworkName } from '@lnpbp/bitcoin/network';
+import {
+  EXT_MAX_INDEX,
+  outputLo,
+  readShortIdHi,
+  readShortIdLo,
+  writeShortId,
+} from '@lnpbp/bitcoin/shortid/index';
+import type { BlockLayout } from './layout.ts';
+import { TXID_PREFIX, TXID_ROW } from './schema.ts';
+import { Store } from './store.ts';
+
+/** No hint for this input: resolve it through LMDB. */
+export const HINT_NONE = 0;
+/** No tx of the snapshot has this txid. */
+export const HINT_UNKNOWN = 1;
+/** The snapshot's unspent output, its tx's full txid compared ... */
+export const HINT_FOUND_VERIFIED = 2;
+/** ... or taken as the one tx with its 48-bit txid prefix (an index from genesis). */
+export const HINT_FOUND = 3;
+
+/** The snapshot's tip: -1 for an empty index (every txid unknown). */
+export interface Snapshot {
+  height: number;
+  /** Internal byte order; empty when height is -1. */
+  hash: Uint8Array;
+}
+
+/** One block's hints, flat arrays a worker transfers. Per non-coinbase input k, in block order: */
+export interface ResolveHints {
+  snapshot: Snapshot;
+  /** HINT_* */
+  status: Uint8Array;
+  /** FOUND: the spent output's id, 8 bytes at 8k. */
+  fids: Uint8Array;
+  /** FOUND: its UTXO value (`value u64 LE | script`) at utxos[utxoAt[k]..utxoAt[k + 1]). */
+  utxos: Uint8Array;
+  utxoAt: Uint32Array;
+  /** FOUND: sha256 of its script, 32 bytes at 32k. */
+  spentHashes: Uint8Array;
+}
+
+/** The arrays of `h`, for a transfer list. */
+export function hintBuffers(h: ResolveHints): ArrayBuffer[] {
+  return [h.snapshot.hash, h.status, h.fids, h.utxos, h.utxoAt, h.spentHashes].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
+}
+
+function sameTxid(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  for (let k = 0; k < 32; k++) if (a[i + k] !== b[j + k]) return false;
+  return true;
+}
+
+/**
+ * The worker's read-only view of the index it gives hints for. The index may not exist yet (a
+ * catch-up into a fresh datadir): until its first commit every hint is "unknown at height -1",
+ * which the writer accepts only while its commit log reaches back to the empty index.
+ */
+export class HintSource {
+  private store: Store | null = null;
+  private utxos = new Uint8Array(1 << 16);
+
+  constructor(
+    readonly dir: string,
+    readonly network: NetworkName,
+  ) {}
+
+  /** Hints for every input of the block at `height`, at a fresh snapshot. */
+  read(lay: BlockLayout, height: number): ResolveHints {
+    const s = this.open();
+    let snapshot: Snapshot = { height: -1, hash: new Uint8Array(0) };
+    let base = 0;
+    if (s !== null) {
+      // Hints are worth most when the snapshot is as new as possible.
+      (s.env as unknown as { resetReadTxn(): void }).resetReadTxn();
+      s.clearCache();
+      const tip = s.tip();
+      if (tip !== null) snapshot = { height: tip.height, hash: tip.hash };
+      base = s.base() ?? 0;
+    }
+    const nTx = lay.txCount;
+    const nIn = lay.inFirst[nTx] - lay.inFirst[1];
+    const status = new Uint8Array(nIn);
+    const fids = new Uint8Array(8 * nIn);
+    const spentHashes = new Uint8Array(32 * nIn);
+    const utxoAt = new Uint32Array(nIn + 1);
+    // A snapshot at or above this height holds another chain's block here (a reorg under way):
+    // no hints, every input resolved by the writer.
+    if (snapshot.height === -1) status.fill(HINT_UNKNOWN);
+    else if (snapshot.height < height && s !== null)
+      this.lookUp(s, lay, base > 0, status, fids, spentHashes, utxoAt);
+    const utxos = this.utxos.slice(0, utxoAt[nIn]);
+    return { snapshot, status, fids, utxos, utxoAt, spentHashes };
+  }
+
+  private lookUp(
+    s: Store,
+    lay: BlockLayout,
+    alwaysVerify: boolean,
+    status: Uint8Array,
+    fids: Uint8Array,
+    spentHashes: Uint8Array,
+    utxoAt: Uint32Array,
+  ): void {
+    const lk = s.lookup.txids;
+    const raw = lay.raw;
+    let k = 0;
+    let end = 0;
+    for (let p = 1; p < lay.txCount; p++) {
+      const g0 = lay.inFirst[p];
+      const n = lay.inputs(p);
+      for (let j = 0; j < n; j++, k++) {
+        utxoAt[k] = end;
+        const at = lay.inAt[g0 + j];
+        const vout = lay.vout(g0 + j);
+        const prefix = raw.subarray(at, at + TXID_PREFIX);
+        const count = lk.find(prefix, undefined, false, Number.POSITIVE_INFINITY);
+        const rows = lk.rows;
+        let st = HINT_UNKNOWN;
+        // Newest first: of two txs with one txid (BIP-30's coinbases) the later is spendable.
+        for (let i = count - 1; i >= 0; i--) {
+          const r = i * TXID_ROW + TXID_PREFIX;
+          const chi = readShortIdHi(rows, r);
+          const pos = readShortIdLo(rows, r) >>> 16;
+          const verify = alwaysVerify || count > 1;
+          if (verify) {
+            const full = s.txidAt(chi >>> 8, pos);
+            if (full === null || !sameTxid(full, 0, raw, at)) continue;
+          }
+          // Known, but that output may be spent: the writer looks again.
+          st = HINT_NONE;
+          if (vout > EXT_MAX_INDEX) break;
+          writeShortId(fids, 8 * k, chi, outputLo(pos, vout));
+          const utxo = s.utxos.getBinaryFast(fids.subarray(8 * k, 8 * k + 8));
+          if (utxo === undefined) continue;
+          st = verify ? HINT_FOUND_VERIFIED : HINT_FOUND;
+          // lmdb-js's shared get buffer: its `length` property is the value's, its real length
+          // is not (so no set()).
+          const len = utxo.length;
+          if (end + len > this.utxos.length) {
+            const next = new Uint8Array(Math.max(2 * this.utxos.length, end + len));
+            next.set(this.utxos.subarray(0, end));
+            this.utxos = next;
+          }
+          const u = this.utxos;
+          for (let b = 0; b < len; b++) u[end + b] = utxo[b];
+          sha256Into(u.subarray(end + 8, end + len), spentHashes, 32 * k);
+          end += len;
+          break;
+        }
+        status[k] = st;
+      }
+    }
+    utxoAt[k] = end;
+  }
+
+  close(): void {
+    const s = this.store;
+    this.store = null;
+    if (s !== null) void s.close();
+  }
+
+  /** The index, opened read-only on first use; null while it holds nothing yet. */
+  private open(): Store | null {
+    if (this.store !== null) return this.store;
+    try {
+      this.store = new Store(this.dir, this.network, { readOnly: true });
+    } catch {
+      return null;
+    }
+    return this.store;
+  }
+}
