@@ -250,11 +250,12 @@ async function runOnce(chain: Chain, durability: 'full' | 'os', mode: Mode): Pro
 function printPeerSizes(chain: Chain, run: BcoinRun): void {
   const items = chain.txs + chain.inputs + chain.outputs;
   const r = run.sizes!;
+  if (run.inputs !== chain.inputs) throw new Error(`bcoin spent ${run.inputs} inputs of ${chain.inputs}`);
   const bytes = (name: string) => r.prefixes[name]?.bytes ?? 0;
   const total = Object.values(r.prefixes).reduce((a, p) => a + p.bytes, 0);
   const index = total - bytes('coins') - bytes('blocks') - bytes('undo');
   console.log(
-    `  bcoin inputs: ${run.realInputs} spend coins of the run (indexed in full), ${run.placeholderInputs} spend older outputs (placeholder coin: no address, undo entry without the coin)`,
+    `  bcoin inputs: ${run.inputs - run.placeholderInputs} spend coins of the run (indexed in full), ${run.placeholderInputs} spend older outputs (placeholder coin: no address, undo entry without the coin)`,
   );
   console.log(
     `  bcoin sizes (LevelDB, logical key + value bytes; on disk after compactRange, snappy: ${r.diskBytes} B): index ${index} B = ${f1(index / items)} B/item, ${f2(index / chain.bytes)} B per block byte, of which tx copies in the tx index ${r.txCopyBytes} B (without them ${f1((index - r.txCopyBytes) / items)} B/item); coins ${bytes('coins')} B; blocks ${bytes('blocks')} B; undo ${bytes('undo')} B; compactRange ${f2(r.compactSecs)} s`,
