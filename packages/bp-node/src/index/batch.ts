@@ -583,11 +583,19 @@ export class ConnectBatch {
    * findUnspent's answer from input k's hint, or -1: no hint, or one that what was committed
    * since the snapshot, or what this batch spent, may make wrong.
    */
-  private fromHint(txid: Uint8Array, k: number, known: boolean, sharing: number, ids: Uint8Array): number {
+  private fromHint(
+    txid: Uint8Array,
+    vout: number,
+    k: number,
+    known: boolean,
+    sharing: number,
+    ids: Uint8Array,
+  ): number {
     const h = this.hints!;
     const st = h.status[k];
     const cs = this.hintCommits;
-    if (st === HINT_NONE || (cs.length > 0 && sharesPrefix(cs, txid, 0))) return -1;
+    if (cs.length > 0 && sharesPrefix(cs, txid, 0)) return this.fromCommits(txid, vout, k, ids);
+    if (st === HINT_NONE) return -1;
     if (st === HINT_UNKNOWN) return known ? SPENT : UNKNOWN;
     // Taken as the one tx with that prefix: unless one of the batch shares it.
     if (st !== HINT_FOUND_VERIFIED && sharing > 0) return -1;
@@ -603,6 +611,37 @@ export class ConnectBatch {
     this.foundHashAt = 32 * k;
     this.foundHashed = true;
     return STORED;
+  }
+
+  /**
+   * The unspent output txid:vout of a tx committed after the hint's snapshot, found in the commit
+   * log's overlays (newest first, as findUnspent searches), or -1 (not there, or not unspent
+   * there: LMDB decides).
+   */
+  private fromCommits(txid: Uint8Array, vout: number, k: number, ids: Uint8Array): number {
+    const cs = this.hintCommits;
+    for (let ci = cs.length - 1; ci >= 0; ci--) {
+      const c = cs[ci];
+      for (let e = c.txs.find(txid); e >= 0; e = c.txs.prev(e)) {
+        const b = c.blocks[c.txBlock[e]];
+        const pos = c.txAt[e];
+        if (!sameHash(b.txids, 32 * pos, txid, 0)) continue;
+        if (vout > EXT_MAX_INDEX || vout >= b.lay.outputs(pos) || c.live[c.txOut[e] + vout] === 0) return -1;
+        const lo = outputLo(pos, vout);
+        const key = outKey(b.height, lo);
+        if (this.spentStored.size > 0 && this.spentStored.has(key)) return -1;
+        if (spentSince(cs, key, ci + 1)) return -1;
+        writeShortId(ids, 8 * k, b.hi, lo);
+        const o = b.lay.outFirst[pos] + vout;
+        this.foundValue = b.lay.value(o);
+        this.foundScript = b.lay.script(o);
+        this.foundHashes = b.outHashes;
+        this.foundHashAt = 32 * o;
+        this.foundHashed = true;
+        return STORED;
+      }
+    }
+    return -1;
   }
 
   /**
@@ -644,7 +683,7 @@ export class ConnectBatch {
     }
     const s = this.s;
     if (this.hints !== null) {
-      const f = this.fromHint(txid, k, known, sharing, ids);
+      const f = this.fromHint(txid, vout, k, known, sharing, ids);
       if (f >= 0) {
         s.resolved.hinted++;
         return f;
@@ -695,6 +734,12 @@ export class ConnectBatch {
         to: this.pending[this.pending.length - 1].height,
         first: this.committed === null,
         txs: this.txs,
+        txBlock: this.txBlock,
+        txAt: this.txAt,
+        txOut: this.txOut,
+        live: this.live,
+        blocks: this.pending,
+        bytes: this.bytes,
         spent: this.spentStored,
       });
     } catch (e) {

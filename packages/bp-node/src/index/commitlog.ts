@@ -1,8 +1,23 @@
 /**
  * The writer's recent commits, for checking resolve hints (hints.ts) read at a snapshot before
- * them: which txs each commit added (by txid prefix) and which UTXOs it deleted.
+ * them: which txs each commit added and which UTXOs it deleted. A commit keeps its batch's
+ * overlay (its txs, their blocks and which of their outputs it left unspent), so an input
+ * spending an output committed after the worker's snapshot is resolved from memory too.
  */
+import type { BlockLayout } from './layout.ts';
 import type { PrefixTable } from './prefixtable.ts';
+
+/** A committed block, as its batch held it. */
+export interface CommittedBlock {
+  height: number;
+  /** Its LNPBP-5 id's high half. */
+  hi: number;
+  /** 32 bytes per tx. */
+  txids: Uint8Array;
+  lay: BlockLayout;
+  /** sha256 of each output script, 32 bytes each, in the layout's output order. */
+  outHashes: Uint8Array;
+}
 
 /** What one committed batch changed that a hint read before it could have missed. */
 export interface Commit {
@@ -11,8 +26,16 @@ export interface Commit {
   to: number;
   /** It was the index's first commit (the index was empty before it). */
   first: boolean;
-  /** Its txs by 48-bit txid prefix (the batch's own table). */
+  /** Its txs by 48-bit txid prefix (the batch's own table): entry e is tx txAt[e] of blocks[txBlock[e]] ... */
   txs: PrefixTable;
+  txBlock: Uint32Array;
+  txAt: Uint32Array;
+  /** ... whose output v is unspent after the commit when live[txOut[e] + v] is 1. */
+  txOut: Uint32Array;
+  live: Uint8Array;
+  blocks: readonly CommittedBlock[];
+  /** Its blocks' bytes (what keeping it holds in memory). */
+  bytes: number;
   /** The UTXOs it deleted, as ConnectBatch keys them (outKey). */
   spent: ReadonlySet<number | string>;
 }
@@ -25,17 +48,26 @@ export interface Commit {
  */
 export class CommitLog {
   private readonly commits: Commit[] = [];
+  /** Commits kept at most, and block bytes (beyond the newest commit's). */
   private static readonly KEEP = 8;
+  private static readonly KEEP_BYTES = 64 * 2 ** 20;
+  private bytes = 0;
 
   add(c: Commit): void {
-    const last = this.commits[this.commits.length - 1];
-    if (last !== undefined && last.to + 1 !== c.from) this.commits.length = 0;
-    this.commits.push(c);
-    if (this.commits.length > CommitLog.KEEP) this.commits.shift();
+    const cs = this.commits;
+    const last = cs[cs.length - 1];
+    if (last !== undefined && last.to + 1 !== c.from) this.clear();
+    cs.push(c);
+    this.bytes += c.bytes;
+    while (cs.length > 1 && (cs.length > CommitLog.KEEP || this.bytes - c.bytes > CommitLog.KEEP_BYTES)) {
+      this.bytes -= cs[0].bytes;
+      cs.shift();
+    }
   }
 
   clear(): void {
     this.commits.length = 0;
+    this.bytes = 0;
   }
 
   /**
@@ -51,6 +83,7 @@ export class CommitLog {
       // A snapshot of the empty index is covered from the index's first commit on.
       if (snapshot === -1 ? !cs[i].first : cs[i].from !== snapshot + 1) continue;
       // Hints from this snapshot on need none of the older ones (a worker's snapshots only grow).
+      for (let j = 0; j < i; j++) this.bytes -= cs[j].bytes;
       if (i > 0) cs.splice(0, i);
       return cs;
     }
@@ -64,8 +97,8 @@ export function sharesPrefix(cs: readonly Commit[], t: Uint8Array, at: number): 
   return false;
 }
 
-/** Some commit of `cs` deleted the UTXO with that key. */
-export function spentSince(cs: readonly Commit[], key: number | string): boolean {
-  for (let i = 0; i < cs.length; i++) if (cs[i].spent.has(key)) return true;
+/** Some commit of `cs` from index `from` on deleted the UTXO with that key. */
+export function spentSince(cs: readonly Commit[], key: number | string, from = 0): boolean {
+  for (let i = from; i < cs.length; i++) if (cs[i].spent.has(key)) return true;
   return false;
 }
