@@ -159,11 +159,10 @@ function openChainDB(dir: string, sync: boolean): ChainDB {
     memory: false,
     indexTX: true,
     indexAddress: true,
-    // No checkpoints or script checks are involved: only ChainDB is used.
-    workers: undefined,
   });
   const db = chain.db;
   if (sync) {
+    // bdb's Batch.write passes no options, so leveldown writes with sync=false.
     const binding = db.db.binding;
     const batch = binding.batch.bind(binding);
     binding.batch = () => {
@@ -195,7 +194,7 @@ export async function runBcoin(
       prev = await db.getEntryByHeight(0);
     } else {
       // An index started above genesis: the entry below the first block is made up, with no
-      // chainwork (ChainDB.save reads nothing of it but its hash and height).
+      // chainwork (ChainEntry.fromBlock reads its height and chainwork, nothing else).
       const first = bcoin.Block.fromRaw(
         Buffer.from(blocks[0].raw.buffer, blocks[0].raw.byteOffset, blocks[0].raw.length),
       );
