@@ -35,7 +35,7 @@ function withHints(ix: Index, b: Blk): { ok: ReturnType<typeof prepareBlock> } {
   const src = new HintSource(ix.store.dir, ix.store.network);
   try {
     const p = prepareBlock(b.raw, b.height);
-    p.hints = src.read(p.layout, b.height);
+    p.hints = src.read(p.layout, b.height, p.hi, p.txids);
     return { ok: p };
   } finally {
     src.close();

@@ -35,7 +35,15 @@ import type { Block } from '@lnpbp/bitcoin/tx/types';
 import { type Commit, sharesPrefix, spentSince } from './commitlog.ts';
 import type { ConnectResult } from './connect.ts';
 import { BlockRejected } from './errors.ts';
-import { HINT_FOUND_VERIFIED, HINT_NONE, HINT_UNKNOWN, type ResolveHints } from './hints.ts';
+import {
+  HINT_FOUND_VERIFIED,
+  HINT_NONE,
+  HINT_UNKNOWN,
+  type ResolveHints,
+  SHAPE_PREV_HINT,
+  SHAPE_PREV_SAME_BLOCK,
+  SHAPE_PREV_UNKNOWN,
+} from './hints.ts';
 import type { BlockLayout } from './layout.ts';
 import type { PackedTable } from './packed.ts';
 import { PrefixTable } from './prefixtable.ts';
@@ -179,6 +187,8 @@ interface Resolved {
   prevValues: BigUint64Array;
   /** The undo record (a view of the shared writer, valid until the next block). */
   undo: Uint8Array;
+  /** Per input, 1: resolved to the script the worker computed its shape row for (hints.ts). */
+  take: Uint8Array | null;
 }
 
 const undo = new UndoWriter();
@@ -301,7 +311,7 @@ export class ConnectBatch {
     const { hash, hi, layout } = p;
     const base = this.base ?? height;
     const r = this.resolve(p, height, base > 0);
-    const shapes = layoutShapeRows(layout, hi, r.prevScripts, p.outShapes);
+    const shapes = layoutShapeRows(layout, hi, r.prevScripts, p.outShapes, p.hints?.shapes ?? null, r.take);
     const row = this.record(raw, p, r.undo);
     const pb: PendingBlock = {
       height,
@@ -348,6 +358,8 @@ export class ConnectBatch {
     const spentHere = new Set<number>();
     const prevScripts: (Uint8Array | undefined)[] = new Array(nIn);
     const prevValues = new BigUint64Array(nIn);
+    const shapePrev = prep.hints?.shapePrev ?? null;
+    const take = shapePrev === null ? null : new Uint8Array(nIn);
     undo.reset();
     let k = 0;
     for (let p = 0; p < nTx; p++) {
@@ -382,6 +394,7 @@ export class ConnectBatch {
             const value = lay.value(o);
             writeShortId(fids, k * 8, hi, outputLo(q, vout));
             kinds[k] = SAME_BLOCK;
+            if (take !== null && shapePrev![k] === SHAPE_PREV_SAME_BLOCK) take[k] = 1;
             spentHashes.set(prep.outHashes.subarray(32 * o, 32 * o + 32), k * 32);
             prevScripts[k] = script;
             prevValues[k] = value;
@@ -393,6 +406,7 @@ export class ConnectBatch {
           if (f === UNKNOWN || f === SPENT) {
             if (f === UNKNOWN && external) {
               kinds[k] = EXTERNAL;
+              if (take !== null && shapePrev![k] === SHAPE_PREV_UNKNOWN) take[k] = 1;
               undo.external();
               continue;
             }
@@ -412,6 +426,7 @@ export class ConnectBatch {
           }
           spentOld.add(fk);
           kinds[k] = f;
+          if (take !== null && this.foundByHint && shapePrev![k] === SHAPE_PREV_HINT) take[k] = 1;
           const script = this.foundScript;
           if (f === BATCHED || this.foundHashed) {
             if (f === BATCHED) refs[k] = this.foundRef;
@@ -439,6 +454,7 @@ export class ConnectBatch {
       prevScripts,
       prevValues,
       undo: undo.bytes(),
+      take,
     };
   }
 
@@ -553,6 +569,8 @@ export class ConnectBatch {
   private foundHashAt = 0;
   /** foundHashes holds the found output's script hash (BATCHED, or STORED through a hint). */
   private foundHashed = false;
+  /** The output was the one the block's hint named (its script the one the worker saw). */
+  private foundByHint = false;
   /** The block's hints and the commits since their snapshot; null: resolve through LMDB. */
   private hints: ResolveHints | null = null;
   private hintValues: DataView | null = null;
@@ -610,6 +628,7 @@ export class ConnectBatch {
     this.foundHashes = h.spentHashes;
     this.foundHashAt = 32 * k;
     this.foundHashed = true;
+    this.foundByHint = true;
     return STORED;
   }
 
@@ -662,6 +681,7 @@ export class ConnectBatch {
   ): number {
     const at = 8 * k;
     this.foundHashed = false;
+    this.foundByHint = false;
     let known = false;
     let sharing = 0;
     for (let e = this.txs.find(txid); e >= 0; e = this.txs.prev(e)) {

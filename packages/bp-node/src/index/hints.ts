@@ -28,7 +28,9 @@ import {
   writeShortId,
 } from '@lnpbp/bitcoin/shortid/index';
 import type { BlockLayout } from './layout.ts';
+import { PrefixTable } from './prefixtable.ts';
 import { TXID_PREFIX, TXID_ROW } from './schema.ts';
+import { AHEAD_NO_ROW, AHEAD_ROW, type InputShapesAhead, inputShapeInto, SHAPE_ROW } from './shapes.ts';
 import { Store } from './store.ts';
 
 /** No hint for this input: resolve it through LMDB. */
@@ -59,7 +61,20 @@ export interface ResolveHints {
   utxoAt: Uint32Array;
   /** FOUND: sha256 of its script, 32 bytes at 32k. */
   spentHashes: Uint8Array;
+  /**
+   * Input shape rows computed for the script the worker took each input to spend: `shapePrev[k]`
+   * says which (SHAPE_PREV_*); the writer takes them for inputs it resolved the same way.
+   */
+  shapes: InputShapesAhead;
+  shapePrev: Uint8Array;
 }
+
+/** shapePrev: not computed / no script (an input of an output the index lacks) ... */
+export const SHAPE_PREV_NONE = 0;
+export const SHAPE_PREV_UNKNOWN = 1;
+/** ... an output of an earlier tx of the block / the hint's UTXO. */
+export const SHAPE_PREV_SAME_BLOCK = 2;
+export const SHAPE_PREV_HINT = 3;
 
 /** The arrays of `h`, for a transfer list. */
 export function hintBuffers(h: ResolveHints): ArrayBuffer[] {
@@ -81,14 +96,16 @@ function sameTxid(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
 export class HintSource {
   private store: Store | null = null;
   private utxos = new Uint8Array(1 << 16);
+  private shapeRows = new Uint8Array(SHAPE_ROW * 1024);
+  private readonly blockTxs = new PrefixTable(4096);
 
   constructor(
     readonly dir: string,
     readonly network: NetworkName,
   ) {}
 
-  /** Hints for every input of the block at `height`, at a fresh snapshot. */
-  read(lay: BlockLayout, height: number): ResolveHints {
+  /** Hints for every input of the block at `height` (`hi`: its id's high half), at a fresh snapshot. */
+  read(lay: BlockLayout, height: number, hi: number, txids: Uint8Array): ResolveHints {
     const s = this.open();
     let snapshot: Snapshot = { height: -1, hash: new Uint8Array(0) };
     let base = 0;
@@ -112,7 +129,66 @@ export class HintSource {
     else if (snapshot.height < height && s !== null)
       this.lookUp(s, lay, base > 0, status, fids, spentHashes, utxoAt);
     const utxos = this.utxos.slice(0, utxoAt[nIn]);
-    return { snapshot, status, fids, utxos, utxoAt, spentHashes };
+    const { shapes, shapePrev } = this.inputShapes(lay, hi, txids, status, utxos, utxoAt);
+    return { snapshot, status, fids, utxos, utxoAt, spentHashes, shapes, shapePrev };
+  }
+
+  /**
+   * Input shape rows for the scripts the inputs spend as far as this thread can tell: an earlier
+   * tx of the block's output, the hint's UTXO, or none when the snapshot knows no such tx. The
+   * writer checks it resolved the input the same way before taking a row.
+   */
+  private inputShapes(
+    lay: BlockLayout,
+    hi: number,
+    txids: Uint8Array,
+    status: Uint8Array,
+    utxos: Uint8Array,
+    utxoAt: Uint32Array,
+  ): { shapes: InputShapesAhead; shapePrev: Uint8Array } {
+    const nIn = status.length;
+    const st = new Uint8Array(nIn);
+    const shapePrev = new Uint8Array(nIn);
+    const txs = this.blockTxs;
+    txs.clear();
+    let rows = 0;
+    let k = 0;
+    for (let p = 0; p < lay.txCount; p++) {
+      const g0 = lay.inFirst[p];
+      const n = p > 0 ? lay.inputs(p) : 0;
+      for (let j = 0; j < n; j++, k++) {
+        const at = lay.inAt[g0 + j];
+        const vout = lay.vout(g0 + j);
+        let prev: Uint8Array | undefined;
+        let q = -1;
+        for (let e = txs.find(lay.raw, at); e >= 0; e = txs.prev(e)) {
+          if (sameTxid(txids, 32 * e, lay.raw, at)) {
+            q = e;
+            break;
+          }
+        }
+        if (q >= 0) {
+          if (vout >= lay.outputs(q)) continue;
+          prev = lay.script(lay.outFirst[q] + vout);
+          shapePrev[k] = SHAPE_PREV_SAME_BLOCK;
+        } else if (status[k] === HINT_FOUND || status[k] === HINT_FOUND_VERIFIED) {
+          prev = utxos.subarray(utxoAt[k] + 8, utxoAt[k + 1]);
+          shapePrev[k] = SHAPE_PREV_HINT;
+        } else if (status[k] === HINT_UNKNOWN) shapePrev[k] = SHAPE_PREV_UNKNOWN;
+        else continue;
+        if (SHAPE_ROW * (rows + 1) > this.shapeRows.length) {
+          const next = new Uint8Array(2 * this.shapeRows.length);
+          next.set(this.shapeRows);
+          this.shapeRows = next;
+        }
+        if (inputShapeInto(lay, hi, p, j, prev, this.shapeRows, SHAPE_ROW * rows)) {
+          st[k] = AHEAD_ROW;
+          rows++;
+        } else st[k] = AHEAD_NO_ROW;
+      }
+      txs.add(txids, 32 * p);
+    }
+    return { shapes: { status: st, rows: this.shapeRows.slice(0, SHAPE_ROW * rows) }, shapePrev };
   }
 
   private lookUp(

@@ -167,7 +167,7 @@ export function prepareMessage(
 function readHints(hints: HintSource | null, p: PreparedBlock, height: number): ResolveHints | null {
   if (hints === null) return null;
   try {
-    return hints.read(p.layout, height);
+    return hints.read(p.layout, height, p.hi, p.txids);
   } catch {
     return null;
   }

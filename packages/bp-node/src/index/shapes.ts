@@ -135,7 +135,7 @@ export interface OutputShapes {
   tx: Uint32Array;
 }
 
-const SHAPE_ROW = SHAPE_KEY + SHAPE_VALUE;
+export const SHAPE_ROW = SHAPE_KEY + SHAPE_VALUE;
 
 /**
  * The rows of the block's non-standard scriptPubKeys: they need nothing but the block (the
@@ -168,36 +168,82 @@ export function outputShapeRows(lay: BlockLayout, hi: number): OutputShapes {
 }
 
 /**
+ * Input shape rows computed ahead, by the preparing worker, for the script it took each input
+ * to spend (hints.ts): per non-coinbase input, AHEAD_NONE (not computed), AHEAD_NO_ROW, or
+ * AHEAD_ROW (its row is the next of `rows`, key (8) | value (9)). The writer takes an input's
+ * answer only when it resolved the input to the same script (`take[k]` = 1).
+ */
+export interface InputShapesAhead {
+  status: Uint8Array;
+  rows: Uint8Array;
+}
+export const AHEAD_NONE = 0;
+export const AHEAD_NO_ROW = 1;
+export const AHEAD_ROW = 2;
+
+/**
+ * Input g's (tx p, input j) shape row for the spent script `prev` (undefined: not held) into
+ * out[at..at + 17); false when the input reveals no script.
+ */
+export function inputShapeInto(
+  lay: BlockLayout,
+  hi: number,
+  p: number,
+  j: number,
+  prev: Uint8Array | undefined,
+  out: Uint8Array,
+  at: number,
+): boolean {
+  const g = lay.inFirst[p] + j;
+  // Most inputs reveal nothing: seen on the bytes, before building a TxIn.
+  if (prev === undefined ? lay.keyOnlyWitness(g) || lay.keyOnlyScriptSig(g) : keyOnlyScript(prev))
+    return false;
+  const rev = revealedOf(lay.input(g), prev);
+  if (rev === null) return false;
+  out.set(scriptShape(rev.script, rev.ctx).shapeKey, at);
+  writeShortId(out, at + SHAPE_KEY, hi, inputLo(p, j));
+  out[at + SHAPE_KEY + 8] = SHAPE_CONTEXT[rev.ctx];
+  return true;
+}
+
+/**
  * blockShapeRows over a block's layout (the connect path): the same rows in the same order,
  * read from the bytes without building and caching the txs' inputs and outputs (each TxIn here
  * is a temporary). The scriptPubKey rows come from outputShapeRows (`outs`, when a worker made
- * them).
+ * them); input k's row from `ahead` when `take[k]` is 1.
  */
 export function layoutShapeRows(
   lay: BlockLayout,
   hi: number,
   prevScripts: readonly (Uint8Array | undefined)[],
   outs: OutputShapes = outputShapeRows(lay, hi),
+  ahead: InputShapesAhead | null = null,
+  take: Uint8Array | null = null,
 ): { key: Uint8Array; value: Uint8Array }[] {
   const rows: { key: Uint8Array; value: Uint8Array }[] = [];
   let k = 0;
   let r = 0;
+  let a = 0;
   for (let p = 0; p < lay.txCount; p++) {
     if (p > 0) {
-      const g0 = lay.inFirst[p];
       const n = lay.inputs(p);
       for (let j = 0; j < n; j++, k++) {
-        // Most inputs reveal nothing: seen on the bytes, before building a TxIn.
-        const prev = prevScripts[k];
-        if (
-          prev === undefined
-            ? lay.keyOnlyWitness(g0 + j) || lay.keyOnlyScriptSig(g0 + j)
-            : keyOnlyScript(prev)
-        )
-          continue;
-        const rev = revealedOf(lay.input(g0 + j), prev);
-        if (rev === null) continue;
-        rows.push(row(scriptShape(rev.script, rev.ctx).shapeKey, hi, inputLo(p, j), SHAPE_CONTEXT[rev.ctx]));
+        if (ahead !== null) {
+          const st = ahead.status[k];
+          if (st === AHEAD_ROW) {
+            const b = SHAPE_ROW * a++;
+            if (take![k] === 1) {
+              rows.push({
+                key: ahead.rows.subarray(b, b + SHAPE_KEY),
+                value: ahead.rows.subarray(b + SHAPE_KEY, b + SHAPE_ROW),
+              });
+              continue;
+            }
+          } else if (st === AHEAD_NO_ROW && take![k] === 1) continue;
+        }
+        const out = new Uint8Array(SHAPE_ROW);
+        if (!inputShapeInto(lay, hi, p, j, prevScripts[k], out, 0)) continue;
+        rows.push({ key: out.subarray(0, SHAPE_KEY), value: out.subarray(SHAPE_KEY) });
       }
     }
     for (; r < outs.tx.length && outs.tx[r] === p; r++) {
