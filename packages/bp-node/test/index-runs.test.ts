@@ -11,7 +11,18 @@ import { compare, RUN_KEY } from '../src/index/packed.ts';
 import { runStats } from '../src/index/runs.ts';
 import { readU32be } from '../src/index/schema.ts';
 import { Syncer } from '../src/sync/syncer.ts';
-import { type Blk, MemorySource, mainnet600, perBlockHash, tempDir, withIndex } from './index-support.ts';
+import {
+  type Blk,
+  ChainBuilder,
+  MemorySource,
+  mainnet600,
+  makeTx,
+  perBlockHash,
+  tempDir,
+  testScript,
+  txidOf,
+  withIndex,
+} from './index-support.ts';
 
 /**
  * Sorted runs (runs.ts): a batched catch-up writes `spends`, `extspends` and `history` as runs
@@ -80,6 +91,35 @@ describe('index: sorted runs', () => {
       assert.equal(ix.packedRows().level0, 0);
       checkRunsConsistent(ix);
       assert.equal(ix.dumpHash(), want);
+    });
+  });
+
+  it('rows sort by their key bytes alone, but a tx past 32,766 outputs (extended ids) still lands in order', async () => {
+    // Every output pays one script: its history rows share the prefix and order by item id, in
+    // which an extended output id comes after every ordinary id of its block (the later tx's too).
+    const c = new ChainBuilder(11);
+    const coin = c.add();
+    const s = testScript(500);
+    const big = makeTx(
+      [coin],
+      Array.from({ length: 32_800 }, () => ({ value: 1n, script: s })),
+    );
+    const after = makeTx([{ txid: txidOf(big), vout: 32_790 }], [{ value: 1n, script: s }]);
+    c.add([big, after]);
+    c.add([makeTx([{ txid: txidOf(big), vout: 5 }], [{ value: 1n, script: s }])]);
+    const blocks = c.blocks.map((raw, height) => ({ raw, height }));
+    const want = await perBlockHash(blocks);
+    await withIndex((ix) => {
+      ix.connectBlocks(blocks, { runs: true });
+      assert.ok(
+        liveRuns(ix).some((r) => r.t === 'history'),
+        'history rows went as a run',
+      );
+      checkRunsConsistent(ix);
+      assert.equal(ix.dumpHash(), want);
+      const ids = [...ix.store.historyIds(sha256(s))].map((id) => Buffer.from(id).toString('hex'));
+      assert.deepEqual(ids, [...ids].sort(), 'history in id order');
+      assert.equal(ids.length, 32_800 + 2 + 2, 'every output and every spend of the script');
     });
   });
 

@@ -7,12 +7,20 @@
 export class RowBuffer {
   buf: Uint8Array;
   count = 0;
+  /**
+   * Rows are pushed in ascending order of their bytes from `keyBytes` on (e.g. item ids pushed
+   * in chain order after a random prefix), so sorting by the bytes before it, stably, sorts them
+   * whole. Default: the whole row is the key.
+   */
+  keyBytes: number;
 
   constructor(
     readonly width: number,
     initialRows = 1024,
+    keyBytes = width,
   ) {
     this.buf = new Uint8Array(width * initialRows);
+    this.keyBytes = keyBytes;
   }
 
   /** Byte offset of a new row at the end (its bytes are the caller's to write). */
@@ -29,7 +37,7 @@ export class RowBuffer {
 
   /** Row indices in ascending byte order of the rows (stable). */
   sortedOrder(): Uint32Array {
-    return sortRows(this.buf, this.width, this.count);
+    return sortRows(this.buf, this.width, this.count, this.keyBytes);
   }
 
   /** Row indices in the order they were pushed. */
@@ -49,15 +57,18 @@ export class RowBuffer {
 
 let counts = new Uint32Array(65_536);
 
-/** Ascending order of `n` rows of `width` bytes in `buf`; LSD radix, 2 bytes a pass. */
-export function sortRows(buf: Uint8Array, width: number, n: number): Uint32Array {
+/**
+ * Ascending order of `n` rows of `width` bytes in `buf` by their first `keyBytes` bytes, ties in
+ * pushed order; LSD radix, 2 bytes a pass.
+ */
+export function sortRows(buf: Uint8Array, width: number, n: number, keyBytes = width): Uint32Array {
   let order = new Uint32Array(n);
   let next = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   if (n < 2) return order;
   if (counts.length < 65_536) counts = new Uint32Array(65_536);
-  // From the last digit to the first; an odd width starts with its last byte alone.
-  for (let d = width - 2; d > -2; d -= 2) {
+  // From the last digit to the first; an odd key starts with its last byte alone.
+  for (let d = keyBytes - 2; d > -2; d -= 2) {
     const one = d < 0; // the leading byte of an odd width
     const at = one ? 0 : d;
     counts.fill(0);
