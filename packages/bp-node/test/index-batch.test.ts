@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { parseBlock } from '@lnpbp/bitcoin/block/parse';
 import { toHex } from '@lnpbp/bitcoin/bytes/hex';
 import { modernBlock } from '../../../test/support/fixtures.ts';
+import { FlatFile } from '../src/index/flatfile.ts';
 import { BlockRejected, type ConnectResult, type Index, openIndex } from '../src/index/index.ts';
 import { Syncer } from '../src/sync/syncer.ts';
 import {
@@ -262,6 +263,51 @@ describe('index: batched connect equals block by block', () => {
       const rs = ix.connectBlocks(blocks.slice(10, 30));
       assert.equal(rs.length, 20);
       assert.equal(ix.tip()!.height, 29);
+    });
+  });
+});
+
+describe("index: blocks.dat synced beside a batch's writes (FlatFile.syncAhead)", () => {
+  it('a failed fdatasync is reported by the waiter', () => {
+    const t = tempDir('syncahead');
+    try {
+      const f = new FlatFile(join(t.dir, 'blocks.dat'));
+      f.append([new Uint8Array(100)]);
+      f.syncAhead()();
+      f.close();
+      // A closed file cannot be synced: the only way to make fdatasync fail here.
+      const wait = f.syncAhead();
+      assert.throws(wait, /fdatasync of .*blocks\.dat failed/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a batch whose sync fails commits nothing and cuts blocks.dat back', async () => {
+    const blocks = MODERN.map((height) => ({ raw: modernBlock(height), height }));
+    await withIndex('mainnet', (ix, dir) => {
+      ix.connectBlocks(blocks.slice(0, 2));
+      const before = ix.dumpHash();
+      const size = statSync(join(dir, 'index', 'blocks.dat')).size;
+      const file = ix.store.file;
+      const real = file.syncAhead.bind(file);
+      let asked = 0;
+      // The fault itself (a disk refusing the sync) cannot be caused from a test.
+      file.syncAhead = () => {
+        asked++;
+        real()();
+        return () => {
+          throw new Error('fdatasync of blocks.dat failed (test)');
+        };
+      };
+      assert.throws(() => ix.connectBlocks(blocks.slice(2, 4)), /fdatasync of blocks.dat failed \(test\)/);
+      assert.equal(asked, 1, 'a batch of modern blocks syncs ahead');
+      assert.equal(ix.tip()!.height, 840003);
+      assert.equal(ix.dumpHash(), before);
+      assert.equal(statSync(join(dir, 'index', 'blocks.dat')).size, size);
+      file.syncAhead = real;
+      ix.connectBlocks(blocks.slice(2));
+      assert.equal(ix.tip()!.height, 840007);
     });
   });
 });
