@@ -174,6 +174,29 @@ describe('index: resolve hints', () => {
     }
   });
 
+  it('the commit log keeps nothing once hints stop being checked (a node following the tip)', async () => {
+    const { c } = chain();
+    for (let i = 0; i < 12; i++) c.add();
+    const blocks = c.blocks.map((raw, height) => ({ raw, height }));
+    await withIndex((ix) => {
+      const log = ix.store.commits;
+      for (const b of blocks.slice(0, 8)) ix.connectBlock(b.raw, b.height);
+      assert.equal(log.size, 8, 'recent commits kept');
+      ix.connectBlock(blocks[8].raw, 8);
+      assert.equal(log.size, 0, 'eight commits unread: dropped');
+      ix.connectBlock(blocks[9].raw, 9);
+      assert.equal(log.size, 0, 'and not kept after');
+      assert.equal(log.since(8, 9), null, 'a hint from before cannot be checked');
+      ix.connectBlock(blocks[10].raw, 10);
+      ix.connectBlock(blocks[11].raw, 11);
+      assert.equal(log.size, 2, 'kept again once hints are checked');
+      assert.deepEqual(
+        log.since(9, 11)?.map((x) => x.from),
+        [10, 11],
+      );
+    });
+  });
+
   it('hints read before a disconnect are not taken', async () => {
     const { c, coins } = chain();
     const fork = c.fork(3, 5);

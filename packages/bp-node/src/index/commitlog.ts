@@ -52,8 +52,21 @@ export class CommitLog {
   private static readonly KEEP = 8;
   private static readonly KEEP_BYTES = 64 * 2 ** 20;
   private bytes = 0;
+  /** Commits since hints were last checked: past KEEP nobody reads them (a node at the tip). */
+  private unread = 0;
+
+  /** Commits it holds (for tests). */
+  get size(): number {
+    return this.commits.length;
+  }
 
   add(c: Commit): void {
+    if (this.unread >= CommitLog.KEEP) {
+      // No worker reads the index: keeping blocks for hints would only hold memory.
+      this.clear();
+      return;
+    }
+    this.unread++;
     const cs = this.commits;
     const last = cs[cs.length - 1];
     if (last !== undefined && last.to + 1 !== c.from) this.clear();
@@ -75,6 +88,7 @@ export class CommitLog {
    * the log holds all of them; null when it cannot tell (the writer then ignores the hints).
    */
   since(snapshot: number, tip: number): readonly Commit[] | null {
+    this.unread = 0;
     if (snapshot === tip) return [];
     if (snapshot > tip) return null;
     const cs = this.commits;
