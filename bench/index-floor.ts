@@ -355,7 +355,7 @@ const scenarios = [
     txids: nTxids,
   },
 ];
-for (const sc of scenarios) {
+for (const sc of scenarios.filter((x, i) => i === 0 || x.utxos + x.txids > 0)) {
   const ops = buildOps(sc.utxos, sc.txids);
   const opsFile = join(mkdtempSync(join(tmpdir(), 'bp-floor-')), 'ops');
   writeFileSync(opsFile, ops.bytes());
