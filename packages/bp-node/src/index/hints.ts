@@ -78,9 +78,8 @@ export const SHAPE_PREV_HINT = 3;
 
 /** The arrays of `h`, for a transfer list. */
 export function hintBuffers(h: ResolveHints): ArrayBuffer[] {
-  return [h.snapshot.hash, h.status, h.fids, h.utxos, h.utxoAt, h.spentHashes].map(
-    (a) => a.buffer as ArrayBuffer,
-  );
+  const arrays = [h.snapshot.hash, h.status, h.fids, h.utxos, h.utxoAt, h.spentHashes, h.shapePrev];
+  return [...arrays, h.shapes.status, h.shapes.rows].map((a) => a.buffer as ArrayBuffer);
 }
 
 function sameTxid(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
