@@ -161,6 +161,25 @@ describe('index: the preparing worker lost', () => {
   });
 });
 
+describe('index: closing the preparing worker', () => {
+  it('close() lets a busy worker stop after its message (no terminate), hints on, the rest of its queue dropped', async () => {
+    const blocks = MODERN.map((height) => ({ raw: modernBlock(height), height }));
+    const p = new BlockPreparer({ minBytes: 0, ahead: 6 });
+    let clean = false;
+    await withIndex(async (ix) => {
+      await ix.connectBlocksPrepared(blocks.slice(0, 1), p);
+      // Five blocks posted to the worker, hints on (it reads the index for them); one taken.
+      for (const b of blocks.slice(1)) p.push(b.raw, b.height);
+      const x = await p.take();
+      assert.ok('ok' in x.prepared && x.prepared.ok.hints !== null, 'prepared with hints');
+      clean = await p.close();
+    });
+    assert.equal(clean, true, 'the worker ended by itself');
+    assert.equal(p.lostReason, null);
+    await assert.rejects(async () => p.push(blocks[0].raw, blocks[0].height), /closed/);
+  });
+});
+
 describe('index: the preparing worker and process exit', () => {
   it('an idle worker does not hold the process open, even unclosed; one with work does until done', () => {
     const pipeline = new URL('../src/index/pipeline.ts', import.meta.url).href;

@@ -18,6 +18,8 @@
  * answer (index-hints.test.ts compares dumps and rejections with and without).
  */
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { sha256Into } from '@lnpbp/bitcoin/hash/index';
 import type { NetworkName } from '@lnpbp/bitcoin/network';
 import {
@@ -260,6 +262,9 @@ export class HintSource {
   /** The index, opened read-only on first use; null while it holds nothing yet. */
   private open(): Store | null {
     if (this.store !== null) return this.store;
+    // Not even tried before LMDB's file exists: lmdb-js throws from native code when it cannot
+    // open, and a native throw while this thread is being terminated aborts the process.
+    if (!existsSync(join(this.dir, 'data.mdb'))) return null;
     try {
       this.store = new Store(this.dir, this.network, { readOnly: true });
     } catch {

@@ -42,6 +42,9 @@ const BOOT =
   `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};\n` +
   `register();\nawait import(${JSON.stringify(new URL('./prepare-worker.ts', import.meta.url).href)});`;
 
+/** How long close() lets the worker finish the message it is on before terminating it. */
+const CLOSE_WAIT_MS = 5_000;
+
 export class BlockPreparer {
   private readonly minBytes: number;
   private readonly ahead: number;
@@ -58,6 +61,8 @@ export class BlockPreparer {
   private closed = false;
   /** Buffers the worker handed back, for the next blocks' copies. */
   private readonly spare: ArrayBuffer[] = [];
+  /** Set at close(): the worker skips the blocks still queued for it. */
+  private readonly stop = new Int32Array(new SharedArrayBuffer(4));
   /** The index the blocks go to, whose inputs the worker looks up (hints.ts). */
   private index: { dir: string; network: NetworkName } | null = null;
 
@@ -126,14 +131,30 @@ export class BlockPreparer {
     this.queuedBytes = 0;
   }
 
-  /** Ends the worker; blocks still being prepared settle as failed. */
-  async close(): Promise<void> {
+  /**
+   * Ends the worker; blocks still being prepared settle as failed. The worker is asked to stop
+   * after the message it is on (it may be inside an lmdb-js call, which a terminate() must not
+   * interrupt) and terminated only if it has not within CLOSE_WAIT_MS. False when it had to be
+   * terminated.
+   */
+  async close(): Promise<boolean> {
     this.closed = true;
     this.clear();
     const w = this.worker;
     this.worker = null;
     this.fail('the block preparer closed');
-    if (w !== null) await w.terminate();
+    if (w === null) return true;
+    Atomics.store(this.stop, 0, 1);
+    const exited = new Promise<void>((done) => w.once('exit', () => done()));
+    w.postMessage({ close: true });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((done) => {
+      timer = setTimeout(() => done(true), CLOSE_WAIT_MS);
+    });
+    const tooLate = await Promise.race([exited.then(() => false), late]);
+    clearTimeout(timer);
+    if (tooLate) await w.terminate();
+    return !tooLate;
   }
 
   private post(raw: Uint8Array, height: number): Promise<Prepared | null> {
@@ -164,7 +185,9 @@ export class BlockPreparer {
   }
 
   private start(): Worker {
-    const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`));
+    const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`), {
+      workerData: { stop: this.stop.buffer },
+    });
     if (this.index !== null) w.postMessage({ index: this.index });
     w.on('message', (m: { id: number; msg: PreparedMessage; buffer: ArrayBuffer }) => {
       if (this.spare.length <= this.ahead) this.spare.push(m.buffer);
