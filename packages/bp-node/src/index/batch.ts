@@ -46,7 +46,7 @@ import {
 } from './hints.ts';
 import type { BlockLayout } from './layout.ts';
 import type { PackedTable } from './packed.ts';
-import { PrefixTable } from './prefixtable.ts';
+import { findTxid, PrefixTable, sameHash } from './prefixtable.ts';
 import { type Prepared, type PreparedBlock, parsedBlock, tryPrepare } from './prepared.ts';
 import { RowBuffer } from './rowsort.ts';
 import { MIN_RUN_ROWS, writeRun } from './runs.ts';
@@ -118,12 +118,6 @@ function idKey(id: Uint8Array, at = 0): number | string {
   return outKey(readShortIdHi(id, at) >>> 8, readShortIdLo(id, at));
 }
 
-/** a[i..i+32) equals b[j..j+32) (txids, without views). */
-function sameHash(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
-  for (let k = 0; k < 32; k++) if (a[i + k] !== b[j + k]) return false;
-  return true;
-}
-
 /** dst[at..at+n) = src[from..from+n), without a view per call (rows are a few bytes). */
 function copy(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
   for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
@@ -145,10 +139,7 @@ class TxPositions {
 
   /** The position of the tx whose txid is t[at..at+32), or -1. */
   get(t: Uint8Array, at: number): number {
-    for (let p = this.table.find(t, at); p >= 0; p = this.table.prev(p)) {
-      if (sameHash(this.txids, 32 * p, t, at)) return p;
-    }
-    return -1;
+    return findTxid(this.table, this.txids, t, at);
   }
 
   add(p: number): void {

@@ -30,7 +30,7 @@ import {
   writeShortId,
 } from '@lnpbp/bitcoin/shortid/index';
 import type { BlockLayout } from './layout.ts';
-import { PrefixTable } from './prefixtable.ts';
+import { findTxid, PrefixTable, sameHash } from './prefixtable.ts';
 import { TXID_PREFIX, TXID_ROW } from './schema.ts';
 import { AHEAD_NO_ROW, AHEAD_ROW, type InputShapesAhead, inputShapeInto, SHAPE_ROW } from './shapes.ts';
 import { Store } from './store.ts';
@@ -71,8 +71,7 @@ export interface ResolveHints {
   shapePrev: Uint8Array;
 }
 
-/** shapePrev: not computed / no script (an input of an output the index lacks) ... */
-export const SHAPE_PREV_NONE = 0;
+/** shapePrev (0: not computed): no script (an input of an output the index lacks) ... */
 export const SHAPE_PREV_UNKNOWN = 1;
 /** ... an output of an earlier tx of the block / the hint's UTXO. */
 export const SHAPE_PREV_SAME_BLOCK = 2;
@@ -82,11 +81,6 @@ export const SHAPE_PREV_HINT = 3;
 export function hintBuffers(h: ResolveHints): ArrayBuffer[] {
   const arrays = [h.snapshot.hash, h.status, h.fids, h.utxos, h.utxoAt, h.spentHashes, h.shapePrev];
   return [...arrays, h.shapes.status, h.shapes.rows].map((a) => a.buffer as ArrayBuffer);
-}
-
-function sameTxid(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
-  for (let k = 0; k < 32; k++) if (a[i + k] !== b[j + k]) return false;
-  return true;
 }
 
 /**
@@ -161,13 +155,7 @@ export class HintSource {
         const at = lay.inAt[g0 + j];
         const vout = lay.vout(g0 + j);
         let prev: Uint8Array | undefined;
-        let q = -1;
-        for (let e = txs.find(lay.raw, at); e >= 0; e = txs.prev(e)) {
-          if (sameTxid(txids, 32 * e, lay.raw, at)) {
-            q = e;
-            break;
-          }
-        }
+        const q = findTxid(txs, txids, lay.raw, at);
         if (q >= 0) {
           if (vout >= lay.outputs(q)) continue;
           prev = lay.script(lay.outFirst[q] + vout);
@@ -216,15 +204,15 @@ export class HintSource {
         const count = lk.find(prefix, undefined, false, Number.POSITIVE_INFINITY);
         const rows = lk.rows;
         let st = HINT_UNKNOWN;
+        const verify = alwaysVerify || count > 1;
         // Newest first: of two txs with one txid (BIP-30's coinbases) the later is spendable.
         for (let i = count - 1; i >= 0; i--) {
           const r = i * TXID_ROW + TXID_PREFIX;
           const chi = readShortIdHi(rows, r);
           const pos = readShortIdLo(rows, r) >>> 16;
-          const verify = alwaysVerify || count > 1;
           if (verify) {
             const full = s.txidAt(chi >>> 8, pos);
-            if (full === null || !sameTxid(full, 0, raw, at)) continue;
+            if (full === null || !sameHash(full, 0, raw, at)) continue;
           }
           // Known, but that output may be spent: the writer looks again.
           st = HINT_NONE;

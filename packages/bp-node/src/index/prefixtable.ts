@@ -115,3 +115,18 @@ export class PrefixTable {
 function slot(a: number, b: number, mask: number): number {
   return (Math.imul(a ^ (b << 7), 0x9e3779b1) >>> 8) & mask;
 }
+
+/** a[i..i+32) equals b[j..j+32): full txids, compared without views. */
+export function sameHash(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  for (let k = 0; k < 32; k++) if (a[i + k] !== b[j + k]) return false;
+  return true;
+}
+
+/**
+ * In a table whose entry e is the tx with txid txids[32e..32e+32) (a block's txs, added in
+ * order), the newest entry whose full txid is t[at..at+32), or -1.
+ */
+export function findTxid(table: PrefixTable, txids: Uint8Array, t: Uint8Array, at: number): number {
+  for (let e = table.find(t, at); e >= 0; e = table.prev(e)) if (sameHash(txids, 32 * e, t, at)) return e;
+  return -1;
+}
