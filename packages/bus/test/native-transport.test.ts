@@ -281,4 +281,27 @@ describe('native transport', { skip: !nativeTransport.available && !required }, 
     assert.throws(() => c.connect(ep));
     a.close();
   });
+
+  it('refuses a socket whose options fail, with the errno name, and can open one after', async () => {
+    // The constructor closes a socket that never started polling: that close must not touch
+    // the poll handles (it once stopped a zeroed one: a segfault, first seen when a signal
+    // interrupted the monitor's bind).
+    for (let i = 0; i < 3; i++) {
+      assert.throws(
+        () => new NativeSocket({ type: 'router', curveServer: true, curveSecretKey: 'too short' }),
+        (e: Error & { code?: string }) => e.code === 'EINVAL' && /zmq_setsockopt/.test(e.message),
+      );
+    }
+    const ok = new NativeSocket({ type: 'router' });
+    ok.onMessage = (f) => ok.send(f);
+    const ep = await ok.bind(ipc());
+    const d = new NativeSocket({ type: 'dealer' });
+    let got = 0;
+    d.onMessage = () => got++;
+    d.connect(ep);
+    d.send([Buffer.from('x')]);
+    await until(() => got === 1);
+    d.close();
+    ok.close();
+  });
 });

@@ -80,6 +80,7 @@ typedef struct sock {
   uv_poll_t mpoll;
   void *mon;
   int has_mon;
+  int started; /* poll and idle initialised (only then may they be stopped or closed) */
   int open_handles;
   int finalized;
   int in_drain;
@@ -222,8 +223,12 @@ static void do_close(sock_t *s) {
     uv_poll_stop(&s->mpoll);
     Z.socket_monitor(s->z, NULL, 0);
   }
-  uv_poll_stop(&s->poll);
-  uv_idle_stop(&s->idle);
+  /* A socket whose start() never ran (its constructor threw) has zeroed handles: stopping
+   * one would dereference a NULL loop. */
+  if (s->started) {
+    uv_poll_stop(&s->poll);
+    uv_idle_stop(&s->idle);
+  }
   s->idle_on = 0;
   Z.close(s->z);
   s->z = NULL;
@@ -232,13 +237,17 @@ static void do_close(sock_t *s) {
     s->mon = NULL;
     uv_close((uv_handle_t *)&s->mpoll, on_handle_closed);
   }
-  if (s->on_read) {
+  if (s->started) {
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
     uv_close((uv_handle_t *)&s->idle, on_handle_closed);
-    napi_delete_reference(env, s->on_read);
-    napi_delete_reference(env, s->on_writable);
-    s->on_read = s->on_writable = NULL;
+    s->started = 0;
+  }
+  if (s->on_read) napi_delete_reference(env, s->on_read);
+  if (s->on_writable) napi_delete_reference(env, s->on_writable);
+  s->on_read = s->on_writable = NULL;
+  if (s->actx) {
     napi_async_destroy(env, s->actx);
+    s->actx = NULL;
   }
   if (s->on_event) {
     napi_delete_reference(env, s->on_event);
@@ -298,6 +307,22 @@ static int events_of(void *z, uint32_t *events) {
   return -1;
 }
 
+
+/* bind, connect and zmq_socket_monitor (which binds) start by processing the socket's
+ * commands: a signal there gives EINTR, with nothing done. Run them again. */
+static int retry_eintr_ep(int (*call)(void *, const char *), void *z, const char *ep) {
+  int rc, tries = 0;
+  do rc = call(z, ep);
+  while (rc != 0 && Z.errno_() == EINTR && ++tries < 64);
+  return rc;
+}
+
+static int monitor_eintr(void *z, const char *addr) {
+  int rc, tries = 0;
+  do rc = Z.socket_monitor(z, addr, 0xFFFF);
+  while (rc != 0 && Z.errno_() == EINTR && ++tries < 64);
+  return rc;
+}
 
 /* Reads every message waiting (up to the budget) and hands them to JS in one Buffer:
  * u32 frame count, then per frame u32 length | MORE_BIT (another frame of the same message
@@ -383,7 +408,7 @@ static void on_idle(uv_idle_t *h) {
 }
 
 static void start_idle(sock_t *s) {
-  if (s->idle_on || !s->z) return;
+  if (s->idle_on || !s->z || !s->started) return;
   s->idle_on = 1;
   uv_idle_start(&s->idle, on_idle);
 }
@@ -554,12 +579,10 @@ static napi_value endpoint_call(napi_env env, napi_callback_info info, int is_bi
   char ep[1024];
   size_t n;
   CHECK(napi_get_value_string_utf8(env, argv[1], ep, sizeof ep, &n));
-  int rc, tries = 0;
-  do rc = is_bind ? Z.bind(s->z, ep) : Z.connect(s->z, ep);
-  while (rc != 0 && Z.errno_() == EINTR && ++tries < 64);
+  int rc = retry_eintr_ep(is_bind ? Z.bind : Z.connect, s->z, ep);
   if (rc != 0) return throw_zmq(env, is_bind ? "bind" : "connect");
   /* bind and connect process the socket's commands, which may swallow the fd's signal */
-  if (s->on_read) start_idle(s);
+  start_idle(s);
   if (!is_bind) return NULL;
   char last[1024];
   size_t ln = sizeof last;
@@ -584,10 +607,10 @@ static napi_value js_monitor(napi_env env, napi_callback_info info) {
   char addr[64];
   snprintf(addr, sizeof addr, "inproc://lnpbp-bus-monitor-%p", (void *)s);
   /* every event: cheap, and the JS side picks what it needs */
-  if (Z.socket_monitor(s->z, addr, 0xFFFF) != 0) return throw_zmq(env, "zmq_socket_monitor");
+  if (monitor_eintr(s->z, addr) != 0) return throw_zmq(env, "zmq_socket_monitor");
   s->mon = Z.socket(ctx, ZMQ_PAIR);
   if (!s->mon) return throw_zmq(env, "monitor socket");
-  if (Z.connect(s->mon, addr) != 0) {
+  if (retry_eintr_ep(Z.connect, s->mon, addr) != 0) {
     Z.close(s->mon);
     s->mon = NULL;
     Z.socket_monitor(s->z, NULL, 0);
@@ -602,7 +625,14 @@ static napi_value js_monitor(napi_env env, napi_callback_info info) {
   events_of(s->mon, &ev);
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
-  uv_poll_init(loop, &s->mpoll, fd);
+  int prc = uv_poll_init(loop, &s->mpoll, fd);
+  if (prc != 0) {
+    Z.socket_monitor(s->z, NULL, 0);
+    Z.close(s->mon);
+    s->mon = NULL;
+    napi_throw_error(env, "EUV", uv_strerror(prc));
+    return NULL;
+  }
   s->mpoll.data = s;
   s->open_handles++;
   s->has_mon = 1;
@@ -619,7 +649,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   sock_t *s = sock_call(env, info, &argc, argv, 0);
   if (!s) return NULL;
-  if (!s->z || s->on_read) {
+  if (!s->z || s->started) {
     napi_throw_error(env, "EINVAL", "socket closed or already started");
     return NULL;
   }
@@ -634,14 +664,15 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uv_idle_init(loop, &s->idle); /* cannot fail */
+  s->poll.data = s;
+  s->idle.data = s;
+  s->open_handles += 2;
+  s->started = 1; /* from here on do_close closes both handles, whatever fails below */
   napi_value name;
   CHECK(napi_create_string_utf8(env, "lnpbp.bus.zmq", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_async_init(env, NULL, name, &s->actx));
   CHECK(napi_create_reference(env, argv[1], 1, &s->on_read));
   CHECK(napi_create_reference(env, argv[2], 1, &s->on_writable));
-  s->poll.data = s;
-  s->idle.data = s;
-  s->open_handles += 2;
   uv_poll_start(&s->poll, UV_READABLE, on_poll);
   start_idle(s); /* messages may already wait (the fd will not signal for them) */
   return NULL;
